@@ -1,0 +1,1 @@
+"""The command line: terminal chat, one-shot questions, settings and diagnostics."""

@@ -1,0 +1,185 @@
+"""The `nexus-desktop` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from nexus_desktop import __version__
+from nexus_desktop.config import Settings
+from nexus_desktop.errors import ConfigError, InputError, NexusError
+from nexus_desktop.paths import AppPaths, app_paths, point_huggingface_at
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nexus-desktop",
+        description="Nexus Desktop: a private AI companion with one lifelong conversation.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("chat", help="chat in the terminal (the default)")
+    ask = commands.add_parser("ask", help="one turn of the conversation, then exit")
+    ask.add_argument("text", help="your message")
+    ask.add_argument("--json", action="store_true",
+                     help='print {"reply", "source", "latency_ms", "ttft_ms"} as JSON')
+    config = commands.add_parser("config", help="read and change settings")
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    config_commands.add_parser("list", help="every setting with its value and description")
+    get = config_commands.add_parser("get", help="one setting's value")
+    get.add_argument("key")
+    set_ = config_commands.add_parser("set", help="change a setting")
+    set_.add_argument("key")
+    set_.add_argument("value")
+    reset = config_commands.add_parser("reset", help="return a setting to its default")
+    reset.add_argument("key")
+    doctor = commands.add_parser("doctor", help="paths, model, database health")
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    args = build_parser().parse_args(argv)
+    paths = app_paths()
+    point_huggingface_at(paths)
+    try:
+        settings = Settings(paths.user_config)
+    except ConfigError as exc:
+        print(f"Settings problem: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if args.command == "config":
+            return _config(args, settings, sys.stdout)
+        _start_logging(paths)
+        if args.command == "ask":
+            return _ask(args, paths, settings)
+        if args.command == "doctor":
+            return _doctor(args, paths, settings)
+        return _chat(paths, settings)
+    except ConfigError as exc:
+        print(f"Settings problem: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except NexusError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _start_logging(paths: AppPaths) -> None:
+    from nexus_desktop.logs import setup_logging
+
+    try:
+        setup_logging(paths.log_dir)
+    except OSError as exc:
+        print(f"Note: cannot write the log in {paths.log_dir} ({exc.strerror}); continuing "
+              "without a log file.", file=sys.stderr)
+
+
+def _open_engine(paths: AppPaths, settings: Settings):  # type: ignore[no-untyped-def]
+    from nexus_desktop.engine import Engine
+
+    engine = Engine(paths, settings, status=lambda text: print(text, file=sys.stderr, flush=True))
+    opened = engine.open()
+    if opened.recovery is not None:
+        print(opened.recovery.describe(), file=sys.stderr)
+    if engine.session.interrupted_at_start:
+        print(f"Note: {engine.session.interrupted_at_start} reply was cut off when Nexus Desktop "
+              "last stopped; it is kept in the history, marked as interrupted.", file=sys.stderr)
+    return engine, opened
+
+
+def _chat(paths: AppPaths, settings: Settings) -> int:
+    from nexus_desktop.cli.chat import TerminalChat, stdin_is_terminal
+
+    engine, _ = _open_engine(paths, settings)
+    try:
+        chat = TerminalChat(engine, sys.stdout, sys.stderr)
+        if stdin_is_terminal():
+            return chat.run_interactive()
+        return chat.run_piped(sys.stdin)
+    finally:
+        engine.close()
+
+
+def _ask(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
+    from nexus_desktop.cli.chat import ctrl_c_cancels
+    from nexus_desktop.engine import Notice, Piece, TurnResult
+    from nexus_desktop.llm.generation import CancelToken
+    from nexus_desktop.memory.session import check_user_text
+
+    try:
+        check_user_text(args.text)
+    except InputError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    engine, _ = _open_engine(paths, settings)
+    try:
+        engine.load_model()  # before the clock starts: the times exclude start-up
+        cancel = CancelToken()
+        result: TurnResult | None = None
+        with ctrl_c_cancels(cancel):
+            for event in engine.turn(args.text, cancel):
+                if isinstance(event, Notice):
+                    print(f"Note: {event.text}", file=sys.stderr)
+                elif isinstance(event, Piece) and not args.json:
+                    sys.stdout.write(event.text)
+                    sys.stdout.flush()
+                elif isinstance(event, TurnResult):
+                    result = event
+        assert result is not None
+        if args.json:
+            payload = {
+                "reply": result.reply,
+                "source": result.source,
+                "latency_ms": result.latency_ms,
+                "ttft_ms": result.ttft_ms,
+                "status": result.status,
+            }
+            if result.error:
+                payload["error"] = result.error
+            print(json.dumps(payload, ensure_ascii=False))
+        else:
+            print(" [stopped]" if result.status == "cancelled" else "")
+            if result.error:
+                print(f"The reply failed: {result.error}", file=sys.stderr)
+        return EXIT_OK if result.status in ("complete", "cancelled") else EXIT_ERROR
+    finally:
+        engine.close()
+
+
+def _doctor(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
+    from nexus_desktop.cli.doctor import collect, render
+
+    engine, opened = _open_engine(paths, settings)
+    try:
+        report = collect(engine, opened)
+    finally:
+        engine.close()
+    print(json.dumps(report, indent=2) if args.json else render(report))
+    healthy = report["database"]["integrity"] == "ok" and "problem" not in report["model"]
+    return EXIT_OK if healthy else EXIT_ERROR
+
+
+def _config(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    if args.config_command == "list":
+        for spec, value in settings.items():
+            marker = "" if settings.is_default(spec.key) else "  (changed)"
+            out.write(f"{spec.key} = {value!r}{marker}\n    {spec.description}\n"
+                      f"    allowed: {spec.allowed()}; default: {spec.default!r}\n")
+    elif args.config_command == "get":
+        value = settings.get(args.key)
+        out.write(f"{json.dumps(value) if not isinstance(value, str) else value}\n")
+    elif args.config_command == "set":
+        value = settings.set(args.key, args.value)
+        out.write(f"{args.key} = {value!r} (saved in {settings.user_file})\n")
+    elif args.config_command == "reset":
+        settings.reset(args.key)
+        out.write(f"{args.key} is back to its default, {settings.get(args.key)!r}\n")
+    return EXIT_OK

@@ -1,0 +1,31 @@
+"""Errors a user can act on: each message says what went wrong and what to do."""
+
+from __future__ import annotations
+
+
+class NexusError(Exception):
+    """Base for every error Nexus Desktop reports to its user."""
+
+
+class ConfigError(NexusError):
+    """A setting has a value that is not allowed, or the config file cannot be read."""
+
+
+class StoreError(NexusError):
+    """The database cannot be opened, read or written."""
+
+
+class StorageFullError(StoreError):
+    """The disk (or the database's size limit) is full."""
+
+
+class ReadOnlyStorageError(StoreError):
+    """The data folder or database file cannot be written."""
+
+
+class ModelLoadError(NexusError):
+    """The language model cannot be found, downloaded or loaded."""
+
+
+class InputError(NexusError):
+    """A user message cannot be accepted as it is."""

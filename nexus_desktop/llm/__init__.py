@@ -1,0 +1,1 @@
+"""Causal language model: loading, prompts, token budgets and streaming generation."""

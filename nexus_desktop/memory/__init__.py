@@ -1,0 +1,1 @@
+"""The persistent session and what the model is given to read each turn."""

@@ -1,0 +1,168 @@
+"""Context assembly: what the model reads for one turn, always inside its token window.
+
+For now: the persona, then the most recent turns that fit, newest kept first, with the
+current message last. A message longer than ``message_tokens`` is shortened in the
+prompt only (its head and tail kept, with a marker), never in the history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from nexus_desktop.errors import ConfigError
+from nexus_desktop.memory.session import PersistentSession
+from nexus_desktop.store.messages import Message
+
+PAGE_SIZE = 64
+# Statuses whose text the user saw, so the model should see it too.
+_SHOWN_STATUSES = {"complete", "cancelled", "interrupted"}
+_MARKER = (
+    "\n[... {omitted:,} characters of this message are not shown here; "
+    "the whole message is saved ...]\n"
+)
+# Tokens are rarely longer than this many characters; used to cut text before tokenizing.
+_CHARS_PER_TOKEN_BOUND = 8
+
+
+class TokenCounter(Protocol):
+    def count_tokens(self, text: str) -> int: ...
+    def message_cost(self, text: str) -> int: ...
+    def render(self, messages: list[dict[str, str]], *, add_generation_prompt: bool = True
+               ) -> list[int]: ...
+    def truncate_tokens(self, text: str, max_tokens: int) -> str: ...
+    def truncate_tokens_from_end(self, text: str, max_tokens: int) -> str: ...
+
+
+@dataclass(frozen=True)
+class Shortened:
+    message_id: int
+    original_chars: int
+    shown_chars: int
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How a context window is split between the prompt and the reply."""
+
+    context_window: int
+    reply_tokens: int
+
+    @classmethod
+    def for_window(cls, context_window: int, max_new_tokens: int) -> Budget:
+        return cls(context_window, max(1, min(max_new_tokens, context_window // 2)))
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.context_window - self.reply_tokens
+
+
+@dataclass
+class PromptPlan:
+    prompt_ids: list[int]
+    messages: list[dict[str, str]]
+    history_ids: list[int]
+    budget: Budget
+    shortened: list[Shortened] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    message_id: int
+    role: str
+    text: str
+    original_chars: int
+    shortened: bool
+
+
+class ContextBuilder:
+    def __init__(self, model: TokenCounter, session: PersistentSession, persona: str,
+                 message_tokens: int, budget: Budget) -> None:
+        self.model = model
+        self.session = session
+        self.persona = persona
+        self.message_tokens = message_tokens
+        self.budget = budget
+
+    def build(self, current: Message) -> PromptPlan:
+        limit = self.budget.prompt_tokens
+        system = {"role": "system", "content": self.persona}
+        base = len(self.model.render([system]))
+        cap = max(1, min(self.message_tokens, limit - base - self.model.message_cost("")))
+        newest = self._entry(current, cap)
+        entries = [*self._older(current, limit - base - self.model.message_cost(newest.text)),
+                   newest]
+        while True:
+            messages = [system, *_merge_roles(entries)]
+            ids = self.model.render(messages)
+            if len(ids) <= limit:
+                break
+            if len(entries) > 1:
+                entries.pop(0)
+                continue
+            # The current message alone is still too long for the window: shorten harder.
+            if cap == 1:
+                raise ConfigError(
+                    "chat.persona leaves no room for the conversation in "
+                    f"generation.context_tokens = {self.budget.context_window}: shorten the "
+                    "persona or raise generation.context_tokens."
+                )
+            cap = max(1, cap - (len(ids) - limit) - 8)
+            entries = [self._entry(current, cap)]
+        return PromptPlan(
+            prompt_ids=ids,
+            messages=messages,
+            history_ids=[e.message_id for e in entries[:-1]],
+            budget=self.budget,
+            shortened=[
+                Shortened(e.message_id, e.original_chars, len(e.text))
+                for e in entries if e.shortened
+            ],
+        )
+
+    def _older(self, current: Message, room: int) -> list[_Entry]:
+        """The messages before ``current`` that fit in ``room`` tokens, oldest first."""
+        older: list[_Entry] = []
+        before = current.id
+        while page := self.session.before(before, PAGE_SIZE):
+            for message in reversed(page):
+                if (message.role not in ("user", "assistant") or not message.content.strip()
+                        or message.status not in _SHOWN_STATUSES):
+                    continue
+                entry = self._entry(message, self.message_tokens)
+                room -= self.model.message_cost(entry.text)
+                if room < 0:
+                    return older
+                older.insert(0, entry)
+            before = page[0].id
+        return older
+
+    def _entry(self, message: Message, max_tokens: int) -> _Entry:
+        text = message.content
+        fits = (len(text) <= max_tokens * _CHARS_PER_TOKEN_BOUND
+                and self.model.count_tokens(text) <= max_tokens)
+        shown = text if fits else self._shorten(text, max_tokens)
+        return _Entry(message.id, message.role, shown, len(text), not fits)
+
+    def _shorten(self, text: str, max_tokens: int) -> str:
+        """Head and tail of ``text`` within ``max_tokens``, with a marker between them."""
+        head_tokens = max(1, (max_tokens * 2) // 3 - 16)
+        tail_tokens = max(0, max_tokens - head_tokens - 32)
+        bound = _CHARS_PER_TOKEN_BOUND
+        head = self.model.truncate_tokens(text[: head_tokens * bound], head_tokens)
+        tail = ""
+        if tail_tokens:
+            tail = self.model.truncate_tokens_from_end(text[-tail_tokens * bound:], tail_tokens)
+        omitted = max(0, len(text) - len(head) - len(tail))
+        return head + _MARKER.format(omitted=omitted) + tail
+
+
+def _merge_roles(entries: list[_Entry]) -> list[dict[str, str]]:
+    """Join neighbouring messages of the same role: some chat templates insist on alternation."""
+    merged: list[dict[str, str]] = []
+    for entry in entries:
+        if merged and merged[-1]["role"] == entry.role:
+            merged[-1]["content"] += "\n\n" + entry.text
+        else:
+            merged.append({"role": entry.role, "content": entry.text})
+    return merged

@@ -1,0 +1,128 @@
+"""The app's SQLite file: checked, recovered if damaged, migrated, backed up, and shared
+between threads with one APSW connection each."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import apsw
+
+from nexus_desktop.errors import ReadOnlyStorageError, StoreError
+from nexus_desktop.store.backups import BackupManager
+from nexus_desktop.store.connection import open_connection, quick_check, translate_errors
+from nexus_desktop.store.migrate import migrate
+from nexus_desktop.store.recovery import RecoveryReport, recover
+
+
+@dataclass
+class OpenReport:
+    """What happened while opening the database, for the user and for `doctor`."""
+
+    created: bool = False
+    migrated_to: list[int] = field(default_factory=list)
+    recovery: RecoveryReport | None = None
+    backup_taken: bool = False
+
+
+class Database:
+    """One SQLite file; each thread that touches it gets its own connection."""
+
+    def __init__(self, path: Path, backups_dir: Path, *, backup_keep: int = 5,
+                 backup_interval_hours: int = 24) -> None:
+        self.path = path
+        self.backups = BackupManager(backups_dir, backup_keep)
+        self.backup_interval_s = backup_interval_hours * 3600
+        self._local = threading.local()
+        self._connections: list[apsw.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def open(self) -> OpenReport:
+        """Check, recover, migrate and back up the file; call once before anything else."""
+        report = OpenReport()
+        self._check_writable()
+        report.created = not self.path.exists()
+        problem = None if report.created else self._problem()
+        if problem is not None:
+            report.recovery = recover(self.path, self.backups, problem, self._prepare)
+            damaged = str(report.recovery.damaged_copy)
+            self.record_event("recovery", report.recovery.describe(), {"damaged": damaged})
+        else:
+            report.migrated_to = self._prepare(self.connection())
+        age = self.backups.newest_age_seconds()
+        if not report.created and (age is None or age > self.backup_interval_s):
+            self.backup("daily")
+            report.backup_taken = True
+        return report
+
+    def _prepare(self, connection: apsw.Connection) -> list[int]:
+        with translate_errors(self.path):
+            return migrate(connection, self.backups)
+
+    def _check_writable(self) -> None:
+        folder = self.path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / f".write-test-{threading.get_ident()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise ReadOnlyStorageError(
+                f"Nexus Desktop cannot write to its data folder {folder} ({exc.strerror}). "
+                "Make the folder writable, free some disk space, or point NEXUS_HOME at a "
+                "writable folder; nothing saved before has been touched."
+            ) from None
+
+    def _problem(self) -> str | None:
+        """Why the file cannot be used as it is, or None when it is sound."""
+        try:
+            connection = open_connection(self.path)
+        except (apsw.CorruptError, apsw.NotADBError) as exc:
+            return f"SQLite says: {exc}"
+        try:
+            problems = quick_check(connection)
+        except (apsw.CorruptError, apsw.NotADBError) as exc:
+            return f"SQLite says: {exc}"
+        finally:
+            connection.close()
+        if problems:
+            return "integrity check: " + "; ".join(problems[:3])
+        return None
+
+    def connection(self) -> apsw.Connection:
+        """This thread's connection, opened on first use."""
+        if self._closed:
+            raise StoreError("The database has been closed.")
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = open_connection(self.path)
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+    def backup(self, reason: str) -> Path:
+        return self.backups.take(self.connection(), reason).path
+
+    def record_event(self, kind: str, message: str,
+                     detail: dict[str, object] | None = None) -> None:
+        with translate_errors(self.path), self.connection() as connection:
+            connection.execute(
+                "INSERT INTO events(at, kind, message, detail) VALUES (?, ?, ?, ?)",
+                (time.time(), kind, message, json.dumps(detail or {})),
+            )
+
+    def quick_check(self) -> list[str]:
+        return quick_check(self.connection())
+
+    def close(self) -> None:
+        """Close every thread's connection; the threads must be done with them."""
+        self._closed = True
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()

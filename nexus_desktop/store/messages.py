@@ -1,0 +1,127 @@
+"""The messages table: appends, reply updates, history pages and full-text search."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from nexus_desktop.store.connection import translate_errors
+from nexus_desktop.store.database import Database
+
+_COLUMNS = (
+    "id, session_id, role, content, status, source, model, reply_to, error, created_at, "
+    "completed_at, tier"
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    session_id: int
+    role: str
+    content: str
+    status: str
+    source: str
+    model: str | None
+    reply_to: int | None
+    error: str | None
+    created_at: float
+    completed_at: float | None
+    tier: str
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    message: Message
+    snippet: str
+
+
+def fts_query(text: str) -> str | None:
+    """Turn what a user typed into an FTS5 query that matches all its words.
+
+    Each word is quoted, so punctuation and FTS5 operators in the text are taken literally.
+    """
+    words = _WORD.findall(text)
+    if not words:
+        return None
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+class MessageStore:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def append(self, session_id: int, role: str, content: str, *, status: str = "complete",
+               source: str = "user", model: str | None = None,
+               reply_to: int | None = None, error: str | None = None) -> Message:
+        """Insert one message and commit it; when this returns, the message is on disk."""
+        now = time.time()
+        completed = None if status == "streaming" else now
+        with translate_errors(self.database.path), self.database.connection() as connection:
+            row = connection.execute(
+                "INSERT INTO messages(session_id, role, content, status, source, model, reply_to, "
+                "error, created_at, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"RETURNING {_COLUMNS}",
+                (session_id, role, content, status, source, model, reply_to, error, now, completed),
+            ).fetchone()
+        return Message(*row)
+
+    def update(self, message_id: int, content: str, status: str, *, error: str | None = None,
+               finished: bool = True) -> None:
+        """Store a reply's text so far (streaming) or its final text and outcome."""
+        with translate_errors(self.database.path), self.database.connection() as connection:
+            connection.execute(
+                "UPDATE messages SET content = ?, status = ?, error = ?, "
+                "completed_at = CASE WHEN ? THEN ? ELSE completed_at END WHERE id = ?",
+                (content, status, error, finished, time.time(), message_id),
+            )
+
+    def mark_interrupted(self, session_id: int) -> int:
+        """Replies that were streaming when the app stopped are marked as interrupted."""
+        with translate_errors(self.database.path), self.database.connection() as connection:
+            connection.execute(
+                "UPDATE messages SET status = 'interrupted', error = 'the app stopped while "
+                "this reply was being written', completed_at = ? "
+                "WHERE session_id = ? AND status = 'streaming'",
+                (time.time(), session_id),
+            )
+            return connection.changes()
+
+    def get(self, message_id: int) -> Message | None:
+        row = self.database.connection().execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE id = ?", (message_id,)
+        ).fetchone()
+        return Message(*row) if row else None
+
+    def recent(self, session_id: int, limit: int, before_id: int | None = None) -> list[Message]:
+        """Up to ``limit`` messages before ``before_id`` (or the newest), oldest first."""
+        rows = self.database.connection().execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE session_id = ? AND id < ? "
+            "ORDER BY id DESC LIMIT ?",
+            (session_id, before_id if before_id is not None else 2**63 - 1, limit),
+        ).fetchall()
+        return [Message(*row) for row in reversed(rows)]
+
+    def count(self, session_id: int | None = None) -> int:
+        connection = self.database.connection()
+        if session_id is None:
+            return connection.execute("SELECT count(*) FROM messages").get
+        return connection.execute(
+            "SELECT count(*) FROM messages WHERE session_id = ?", (session_id,)
+        ).get
+
+    def search(self, text: str, limit: int = 20) -> list[SearchHit]:
+        """Messages matching every word of ``text``, best match first (BM25)."""
+        query = fts_query(text)
+        if query is None:
+            return []
+        rows = self.database.connection().execute(
+            f"SELECT {', '.join('m.' + c.strip() for c in _COLUMNS.split(','))}, "
+            "snippet(messages_fts, 0, '[', ']', ' ... ', 12) "
+            "FROM messages_fts JOIN messages AS m ON m.id = messages_fts.rowid "
+            "WHERE messages_fts MATCH ? ORDER BY bm25(messages_fts) LIMIT ?",
+            (query, limit),
+        ).fetchall()
+        return [SearchHit(Message(*row[:-1]), row[-1]) for row in rows]

@@ -1,0 +1,119 @@
+"""Shared fixtures: every user folder in a temp dir, models prepared once per session,
+and a guard that fails any test leaving threads behind."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nexus_desktop.config import Settings
+from nexus_desktop.paths import AppPaths, app_paths
+
+# Set before any test imports huggingface_hub: no test may reach the network.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point NEXUS_HOME, HF_HOME and the home folder at this test's temp dir."""
+    home = tmp_path / "nexus-home"
+    monkeypatch.setenv("NEXUS_HOME", str(home))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HOME", str(tmp_path / "user-home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "user-home" / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user-home" / ".local" / "share"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-home" / ".cache"))
+    return home
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_threads() -> Iterator[None]:
+    """Fail a test that leaves a thread running after it ends."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    while True:
+        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not extra or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not extra, f"test left threads running: {[t.name for t in extra]}"
+
+
+@pytest.fixture
+def paths(isolated_home: Path) -> AppPaths:
+    result = app_paths()
+    result.ensure()
+    return result
+
+
+@pytest.fixture
+def settings(paths: AppPaths) -> Settings:
+    return Settings(paths.user_config)
+
+
+@pytest.fixture(scope="session")
+def shared_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One models folder for the whole run, so the bundled GGUF is converted only once.
+
+    NEXUS_TEST_MODELS keeps it between runs on a developer's machine.
+    """
+    kept = os.environ.get("NEXUS_TEST_MODELS")
+    folder = Path(kept) if kept else tmp_path_factory.mktemp("models")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def bundled_folder(shared_models_dir: Path) -> Path:
+    """The bundled model converted to safetensors (the real conversion, done once)."""
+    from nexus_desktop.llm import gguf_cache
+    from nexus_desktop.llm.source import bundled_gguf
+
+    return gguf_cache.converted_model(bundled_gguf(), shared_models_dir)
+
+
+@pytest.fixture
+def bundled_home(paths: AppPaths, bundled_folder: Path) -> AppPaths:
+    """A user home whose models folder already holds the converted bundled model."""
+    paths.models_dir.parent.mkdir(parents=True, exist_ok=True)
+    if not paths.models_dir.exists():
+        paths.models_dir.symlink_to(bundled_folder.parent, target_is_directory=True)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def tiny_model_folder(bundled_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama with the bundled model's tokenizer, for fast mechanical tests."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(bundled_folder)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    folder = tmp_path_factory.mktemp("tiny-model")
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def tiny_settings(settings: Settings, tiny_model_folder: Path) -> Settings:
+    """Settings that load the tiny model, deterministic replies included."""
+    settings.set("model.source", str(tiny_model_folder))
+    settings.set("model.dtype", "float32")
+    settings.set("generation.temperature", 0.0)
+    settings.set("generation.max_new_tokens", 16)
+    return settings
