@@ -93,15 +93,11 @@ class SettingSpec:
             if word in _FALSE_WORDS:
                 return False
             raise self._refuse(text)
-        if self.type == "int":
+        if self.type in ("int", "float"):
+            # Errors quote the text as the user typed it, not the number it became.
             try:
-                return self.coerce(int(stripped))
-            except ValueError:
-                raise self._refuse(text) from None
-        if self.type == "float":
-            try:
-                return self.coerce(float(stripped))
-            except ValueError:
+                return self.coerce(int(stripped) if self.type == "int" else float(stripped))
+            except (ValueError, ConfigError):
                 raise self._refuse(text) from None
         return self.coerce(text)
 
@@ -241,16 +237,16 @@ class Settings:
 
 def render_toml(values: dict[str, Any]) -> str:
     """Write flat dotted keys of scalar values as a small TOML document."""
-    tables: dict[str, dict[str, Any]] = {}
+    # Top-level keys first: after a [table] header they would belong to that table.
+    tables: dict[str, dict[str, Any]] = {"": {}}
     for key, value in sorted(values.items()):
         table, _, name = key.rpartition(".")
         tables.setdefault(table, {})[name] = value
     lines = ["# Your Nexus Desktop settings; `nexus-desktop config list` shows them all.",
              f"config_version = {CONFIG_VERSION}"]
     for table, entries in tables.items():
-        lines.append("")
         if table:
-            lines.append(f"[{table}]")
+            lines.extend(("", f"[{table}]"))
         lines.extend(f"{name} = {_toml_value(value)}" for name, value in entries.items())
     return "\n".join(lines) + "\n"
 

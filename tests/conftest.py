@@ -4,19 +4,27 @@ and a guard that fails any test leaving threads behind."""
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import tqdm
 
 from nexus_desktop.config import Settings
 from nexus_desktop.paths import AppPaths, app_paths
 
-# Set before any test imports huggingface_hub: no test may reach the network.
+# Set before any test imports huggingface_hub, which reads them once: no test may reach
+# the network, and the client's cache and token are never the developer's own.
 os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="nexus-tests-hf-")
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
+# transformers shows tqdm bars while loading weights; tqdm's monitor thread would outlive
+# the test that first drew one and trip the leftover-thread guard below.
+tqdm.tqdm.monitor_interval = 0
 
 
 @pytest.fixture(autouse=True)

@@ -109,16 +109,17 @@ def _chat(paths: AppPaths, settings: Settings) -> int:
 
 
 def _ask(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
-    from nexus_desktop.cli.chat import ctrl_c_cancels
-    from nexus_desktop.engine import Notice, Piece, TurnResult
-    from nexus_desktop.llm.generation import CancelToken
     from nexus_desktop.memory.session import check_user_text
 
+    # Checked before the model stack is imported, so a bad message is refused at once.
     try:
         check_user_text(args.text)
     except InputError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    from nexus_desktop.cli.chat import ctrl_c_cancels
+    from nexus_desktop.engine import Notice, Piece, TurnResult
+    from nexus_desktop.llm.generation import CancelToken
     engine, _ = _open_engine(paths, settings)
     try:
         engine.load_model()  # before the clock starts: the times exclude start-up

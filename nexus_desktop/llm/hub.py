@@ -13,8 +13,10 @@ ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.jinja", "*.txt", "*.model", "tok
 
 
 def download(repo_id: str, *, tqdm_class: Any = None) -> Path:
-    """The local folder holding ``repo_id``, downloading what is not cached yet.
+    """The local folder holding ``repo_id``, downloading it only if it is not cached yet.
 
+    A cached copy is used without asking the Hub: starting must not wait on the network,
+    and the base weights must not change under the adapters trained on them.
     ``tqdm_class`` receives the download progress (the terminal shows bars by default;
     the app passes its own class to drive a progress dialog).
     """
@@ -28,6 +30,13 @@ def download(repo_id: str, *, tqdm_class: Any = None) -> Path:
         RevisionNotFoundError,
     )
 
+    try:
+        cached = Path(snapshot_download(repo_id, allow_patterns=ALLOW_PATTERNS,
+                                        local_files_only=True))
+        if any(cached.glob("*.safetensors")):
+            return cached
+    except LocalEntryNotFoundError:
+        pass
     try:
         folder = Path(
             snapshot_download(repo_id, allow_patterns=ALLOW_PATTERNS, tqdm_class=tqdm_class)

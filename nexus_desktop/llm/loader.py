@@ -12,6 +12,7 @@ from typing import Any
 
 import psutil
 import torch
+from safetensors import SafetensorError
 
 from nexus_desktop.config import Settings
 from nexus_desktop.errors import ModelLoadError
@@ -89,7 +90,7 @@ def _load(folder: Path, source: ModelSource, settings: Settings, paths: AppPaths
         model = AutoModelForCausalLM.from_pretrained(
             folder, dtype=choice.dtype, use_safetensors=True
         )
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
         raise ModelLoadError(
             f"Could not load the model from {folder}: {exc}. A model folder needs config.json, "
             "tokenizer files and safetensors weights of a causal language model."

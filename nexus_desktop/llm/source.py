@@ -37,15 +37,29 @@ def resolve_source(setting: str) -> ModelSource:
     if text == BUNDLED:
         return ModelSource("bundled", BUNDLED)
     path = Path(text).expanduser()
-    if path.is_dir():
+    if text and path.is_dir():  # (Path("") is the current folder)
         return ModelSource("folder", str(path.resolve()))
-    if _HUB_ID.match(text) and not path.exists():
+    if _HUB_ID.match(text) and not path.exists() and _valid_hub_id(text):
         return ModelSource("hub", text)
     raise ModelLoadError(
         f"model.source = {setting!r} is neither 'bundled', an existing model folder, nor a "
         "Hugging Face model id like 'HuggingFaceTB/SmolLM2-360M-Instruct'. Set it with "
         "`nexus-desktop config set model.source bundled`."
     )
+
+
+def _valid_hub_id(text: str) -> bool:
+    """Whether huggingface_hub accepts ``text`` as a repo id (it refuses "--", "..", a leading
+    or trailing "-" or ".", ".git", non-ASCII letters and parts over 96 characters), so that
+    a bad id is reported here, not as a ValueError from inside the download."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(text)
+    except HFValidationError:
+        return False
+    return True
 
 
 def bundled_gguf() -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import apsw
 
+from nexus_desktop.errors import StoreError
 from nexus_desktop.store.connection import open_connection, quick_check, translate_errors
 
 _NAME = re.compile(r"^nexus-(\d{8}T\d{6}\d{6})-v(\d+)-([a-z-]+)\.db$")
@@ -81,14 +82,16 @@ class BackupManager:
             old.path.unlink(missing_ok=True)
 
     def newest_sound(self) -> Backup | None:
-        """The newest backup that passes SQLite's quick check."""
+        """The newest backup that passes SQLite's quick check and holds the schema version
+        its name says (an empty or truncated-to-nothing file passes the quick check)."""
         for backup in self.all():
             try:
                 connection = open_connection(backup.path, readonly=True)
-            except Exception:
+            except (StoreError, apsw.Error):
                 continue
             try:
-                if not quick_check(connection):
+                if (not quick_check(connection)
+                        and connection.pragma("user_version") == backup.schema_version):
                     return backup
             except apsw.Error:
                 continue

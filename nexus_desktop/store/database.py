@@ -3,7 +3,9 @@ between threads with one APSW connection each."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -13,8 +15,13 @@ import apsw
 
 from nexus_desktop.errors import ReadOnlyStorageError, StoreError
 from nexus_desktop.store.backups import BackupManager
-from nexus_desktop.store.connection import open_connection, quick_check, translate_errors
-from nexus_desktop.store.migrate import migrate
+from nexus_desktop.store.connection import (
+    open_connection,
+    quick_check,
+    translate_errors,
+    write_transaction,
+)
+from nexus_desktop.store.migrate import check_known, migrate, schema_version
 from nexus_desktop.store.recovery import RecoveryReport, recover
 
 
@@ -57,6 +64,10 @@ class Database:
         if not report.created and (age is None or age > self.backup_interval_s):
             self.backup("daily")
             report.backup_taken = True
+        # Query planner statistics, once per start while no other thread uses the file
+        # (not in every new connection: see connection.py). Only an optimisation.
+        with contextlib.suppress(apsw.Error):
+            self.connection().pragma("optimize", 0x10002)
         return report
 
     def _prepare(self, connection: apsw.Connection) -> list[int]:
@@ -76,21 +87,35 @@ class Database:
                 "Make the folder writable, free some disk space, or point NEXUS_HOME at a "
                 "writable folder; nothing saved before has been touched."
             ) from None
+        # SQLite opens a write-protected file read-only without a word; the first message
+        # would then fail. Say so now instead.
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            raise ReadOnlyStorageError(
+                f"Nexus Desktop cannot write to its database {self.path} (the file is "
+                "read-only). Make the file writable, or point NEXUS_HOME at a writable "
+                "folder; nothing saved before has been touched."
+            )
 
     def _problem(self) -> str | None:
-        """Why the file cannot be used as it is, or None when it is sound."""
+        """Why the file cannot be used as it is, or None when it is sound.
+
+        The check reads only: a damaged file is set aside as it was found, and a file from
+        a newer version of the app is refused before anything could write to it.
+        """
         try:
-            connection = open_connection(self.path)
+            connection = open_connection(self.path, readonly=True)
         except (apsw.CorruptError, apsw.NotADBError) as exc:
             return f"SQLite says: {exc}"
         try:
             problems = quick_check(connection)
+            version = schema_version(connection)
         except (apsw.CorruptError, apsw.NotADBError) as exc:
             return f"SQLite says: {exc}"
         finally:
             connection.close()
         if problems:
             return "integrity check: " + "; ".join(problems[:3])
+        check_known(version)
         return None
 
     def connection(self) -> apsw.Connection:
@@ -110,7 +135,7 @@ class Database:
 
     def record_event(self, kind: str, message: str,
                      detail: dict[str, object] | None = None) -> None:
-        with translate_errors(self.path), self.connection() as connection:
+        with translate_errors(self.path), write_transaction(self.connection()) as connection:
             connection.execute(
                 "INSERT INTO events(at, kind, message, detail) VALUES (?, ?, ?, ?)",
                 (time.time(), kind, message, json.dumps(detail or {})),

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 
-from nexus_desktop.store.connection import translate_errors
+from nexus_desktop.store.connection import translate_errors, write_transaction
 from nexus_desktop.store.database import Database
+from nexus_desktop.store.snippets import WORD, snippet
 
 _COLUMNS = (
     "id, session_id, role, content, status, source, model, reply_to, error, created_at, "
     "completed_at, tier"
 )
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ def fts_query(text: str) -> str | None:
 
     Each word is quoted, so punctuation and FTS5 operators in the text are taken literally.
     """
-    words = _WORD.findall(text)
+    words = WORD.findall(text)
     if not words:
         return None
     return " ".join('"' + word.replace('"', '""') + '"' for word in words)
@@ -59,7 +58,8 @@ class MessageStore:
         """Insert one message and commit it; when this returns, the message is on disk."""
         now = time.time()
         completed = None if status == "streaming" else now
-        with translate_errors(self.database.path), self.database.connection() as connection:
+        connection = self.database.connection()
+        with translate_errors(self.database.path), write_transaction(connection):
             row = connection.execute(
                 "INSERT INTO messages(session_id, role, content, status, source, model, reply_to, "
                 "error, created_at, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -71,7 +71,8 @@ class MessageStore:
     def update(self, message_id: int, content: str, status: str, *, error: str | None = None,
                finished: bool = True) -> None:
         """Store a reply's text so far (streaming) or its final text and outcome."""
-        with translate_errors(self.database.path), self.database.connection() as connection:
+        connection = self.database.connection()
+        with translate_errors(self.database.path), write_transaction(connection):
             connection.execute(
                 "UPDATE messages SET content = ?, status = ?, error = ?, "
                 "completed_at = CASE WHEN ? THEN ? ELSE completed_at END WHERE id = ?",
@@ -80,7 +81,8 @@ class MessageStore:
 
     def mark_interrupted(self, session_id: int) -> int:
         """Replies that were streaming when the app stopped are marked as interrupted."""
-        with translate_errors(self.database.path), self.database.connection() as connection:
+        connection = self.database.connection()
+        with translate_errors(self.database.path), write_transaction(connection):
             connection.execute(
                 "UPDATE messages SET status = 'interrupted', error = 'the app stopped while "
                 "this reply was being written', completed_at = ? "
@@ -118,10 +120,10 @@ class MessageStore:
         if query is None:
             return []
         rows = self.database.connection().execute(
-            f"SELECT {', '.join('m.' + c.strip() for c in _COLUMNS.split(','))}, "
-            "snippet(messages_fts, 0, '[', ']', ' ... ', 12) "
+            f"SELECT {', '.join('m.' + c.strip() for c in _COLUMNS.split(','))} "
             "FROM messages_fts JOIN messages AS m ON m.id = messages_fts.rowid "
             "WHERE messages_fts MATCH ? ORDER BY bm25(messages_fts) LIMIT ?",
             (query, limit),
         ).fetchall()
-        return [SearchHit(Message(*row[:-1]), row[-1]) for row in rows]
+        return [SearchHit(message, snippet(message.content, text))
+                for message in (Message(*row) for row in rows)]

@@ -10,11 +10,22 @@ import apsw
 
 from nexus_desktop.errors import StoreError
 from nexus_desktop.store.backups import BackupManager
+from nexus_desktop.store.connection import write_transaction
 from nexus_desktop.store.schema import MIGRATIONS, Migration
 
 
 def schema_version(connection: apsw.Connection) -> int:
     return int(connection.pragma("user_version"))
+
+
+def check_known(current: int, migrations: Sequence[Migration] = MIGRATIONS) -> None:
+    """Refuse a database written by a newer version of the app, which this one cannot read."""
+    latest = migrations[-1].version if migrations else 0
+    if current > latest:
+        raise StoreError(
+            f"The database was written by a newer version of Nexus Desktop (schema {current}; "
+            f"this version knows up to {latest}). Update Nexus Desktop to open it."
+        )
 
 
 def migrate(
@@ -28,18 +39,14 @@ def migrate(
     wrong in a way SQLite cannot roll back still leaves the user's data intact.
     """
     current = schema_version(connection)
+    check_known(current, migrations)
     latest = migrations[-1].version if migrations else 0
-    if current > latest:
-        raise StoreError(
-            f"The database was written by a newer version of Nexus Desktop (schema {current}; "
-            f"this version knows up to {latest}). Update Nexus Desktop to open it."
-        )
     pending = [m for m in migrations if m.version > current]
     if not pending:
         return []
     if current > 0 and backups is not None:
         backups.take(connection, "before-migration")
-    with connection:
+    with write_transaction(connection):
         for migration in pending:
             connection.execute(migration.sql)
             connection.pragma("user_version", migration.version)

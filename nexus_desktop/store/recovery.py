@@ -18,7 +18,7 @@ import apsw
 
 from nexus_desktop.errors import StoreError
 from nexus_desktop.store.backups import Backup, BackupManager
-from nexus_desktop.store.connection import open_connection, translate_errors
+from nexus_desktop.store.connection import open_connection, translate_errors, write_transaction
 
 # Tables whose rows are copied from the damaged file; the FTS index is rebuilt instead.
 SALVAGED_TABLES = ("sessions", "messages", "events", "meta")
@@ -28,6 +28,8 @@ SALVAGED_TABLES = ("sessions", "messages", "events", "meta")
 class TableSalvage:
     changed: int = 0
     lost: list[object] = field(default_factory=list)
+    # Rows the damaged file could not give back but the restored backup holds.
+    from_backup: list[object] = field(default_factory=list)
     # True when every key of the damaged table could be listed, so ``lost`` is exact.
     complete: bool = False
 
@@ -57,6 +59,12 @@ class RecoveryReport:
             lines.append(
                 f"Recovered {self.messages.changed} messages from the damaged file that the "
                 "backup did not have or had in an older state."
+            )
+        kept = sorted(int(key) for key in self.messages.from_backup)  # type: ignore[call-overload]
+        if kept:
+            lines.append(
+                f"{len(kept)} messages could not be read from the damaged file; the backup's "
+                f"copies of them were kept (numbers {_ranges(kept)})."
             )
         lost = sorted(int(key) for key in self.messages.lost)  # type: ignore[call-overload]
         if lost:
@@ -135,7 +143,7 @@ def _salvage(target: apsw.Connection, damaged: Path, report: RecoveryReport) -> 
     except StoreError:
         return
     try:
-        with translate_errors(damaged), target:
+        with translate_errors(damaged), write_transaction(target):
             for table in SALVAGED_TABLES:
                 result = _copy_rows(source, target, table)
                 if table == "messages":
@@ -170,7 +178,11 @@ def _copy_rows(source: apsw.Connection, target: apsw.Connection, table: str) -> 
         try:
             row = source.execute(select, (row_key,)).fetchone()
         except apsw.Error:
-            result.lost.append(row_key)
+            # Lost only if the restored backup does not have the row either.
+            if target.execute(select, (row_key,)).fetchone() is None:
+                result.lost.append(row_key)
+            else:
+                result.from_backup.append(row_key)
             continue
         if row is not None and target.execute(select, (row_key,)).fetchone() != row:
             target.execute(
