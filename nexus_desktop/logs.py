@@ -19,10 +19,14 @@ def setup_logging(log_dir: Path, level: int = logging.INFO) -> Path:
     root = logging.getLogger()
     root.setLevel(level)
     root.addHandler(handler)
-    # Library chatter (progress bars, advice about generation flags) goes to the log only.
+    # Library chatter (weight-loading bars, advice about generation flags) goes to the log
+    # only; download progress stays on the terminal, where a user waits for it.
+    import huggingface_hub.utils
     import transformers
 
     transformers.utils.logging.disable_default_handler()
     transformers.utils.logging.enable_propagation()
     transformers.utils.logging.disable_progress_bar()
+    # transformers switches off huggingface_hub's bars along with its own.
+    huggingface_hub.utils.enable_progress_bars()
     return path

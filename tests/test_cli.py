@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import shutil
 import signal
 import subprocess
@@ -221,3 +223,52 @@ def test_the_python_module_and_the_console_script_are_the_same_command():
         pytest.skip("the console script is installed only by the package install")
     out = subprocess.run([str(script), "--version"], capture_output=True, check=True)
     assert out.stdout == nexus("--version").stdout
+
+
+def read_until(fd: int, marker: bytes, seen: bytearray, start: int = 0,
+               timeout: float = 120) -> int:
+    """Read the terminal's output into ``seen`` until ``marker`` appears after ``start``;
+    returns where the marker ends."""
+    deadline = time.monotonic() + timeout
+    while (found := seen.find(marker, start)) < 0:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"{marker!r} never appeared; output was {bytes(seen)!r}"
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if ready:
+            seen.extend(os.read(fd, 4096))
+    return found + len(marker)
+
+
+@pytest.mark.slow
+@pytest.mark.bundled_model
+def test_ctrl_c_on_a_terminal_stops_the_answer_but_not_the_chat(bundled_home: AppPaths):
+    settings = Settings(bundled_home.user_config)
+    settings.set("generation.max_new_tokens", 2000)
+    settings.set("generation.temperature", 0.8)
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nexus_desktop", "chat"], stdin=terminal, stdout=terminal,
+        stderr=terminal, close_fds=True,
+    )
+    os.close(terminal)
+    seen = bytearray()
+    try:
+        at = read_until(controller, b"you> ", seen)
+        os.write(controller, b"Write a very long story about a lighthouse keeper.\r")
+        at = read_until(controller, b"nexus> ", seen, at)
+        read_until(controller, b" ", seen, at)  # the answer has begun
+        # What a terminal does on Ctrl-C: SIGINT to the program in the foreground.
+        process.send_signal(signal.SIGINT)
+        at = read_until(controller, b"[stopped]", seen, at)
+        at = read_until(controller, b"you> ", seen, at)
+        os.write(controller, b"/history 2\r")
+        read_until(controller, b"assistant [cancelled]:", seen, at)
+        os.write(controller, b"/quit\r")
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(controller)
+    rows = stored(bundled_home)
+    assert rows[-1][0] == "assistant" and rows[-1][2] == "cancelled" and rows[-1][1]

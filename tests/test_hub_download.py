@@ -25,6 +25,7 @@ import pytest
 from fake_hub import FakeHub
 from tqdm.auto import tqdm
 
+from nexus_desktop.config import Settings
 from nexus_desktop.errors import ModelLoadError
 from nexus_desktop.llm import hub
 from nexus_desktop.llm.generation import CancelToken, Sampling
@@ -325,3 +326,20 @@ def test_an_existing_file_is_not_a_model_source(tmp_path, monkeypatch):
     (tmp_path / "org" / "model").write_text("not a folder")
     with pytest.raises(ModelLoadError, match=r"nexus-desktop config set model\.source"):
         resolve_source("org/model")
+
+
+def test_the_terminal_shows_download_progress_and_then_chats(fake_hub, paths, tmp_path):
+    """`nexus-desktop ask` with a Hub id: the user sees the download progress, then a reply."""
+    settings = Settings(paths.user_config)
+    settings.set("model.source", REPO)
+    settings.set("model.dtype", "float32")
+    settings.set("generation.max_new_tokens", 16)
+    env = {**os.environ, "HF_ENDPOINT": fake_hub.endpoint, "HF_HUB_OFFLINE": "0",
+           "HF_HOME": str(tmp_path / "cli-hf-home")}
+    env.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)
+    done = subprocess.run([sys.executable, "-m", "nexus_desktop", "ask", "hi", "--json"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"Fetching {REPO} from Hugging Face" in done.stderr
+    assert "Fetching 6 files: 100%" in done.stderr
+    assert json.loads(done.stdout)["status"] == "complete"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import sys
@@ -49,6 +50,9 @@ class TerminalChat:
         self.err = err
 
     def run_interactive(self) -> int:
+        # Line editing and history for input() where the platform has it.
+        with contextlib.suppress(ImportError):
+            import readline  # noqa: F401
         self._greet()
         while True:
             try:
