@@ -1,7 +1,8 @@
-"""The engine: the store, the persistent session and the model behind one chat turn.
+"""The engine: the store, the persistent session, memory and the model behind one turn.
 
 No Qt here: the terminal chat drives it directly, the desktop app from a worker thread.
-A turn is a generator of events, so every piece of the reply is a place to cancel.
+A turn is a generator of events, so every piece of the reply is a place to cancel. The
+index thread (embeddings) runs beside it and never holds a turn up.
 """
 
 from __future__ import annotations
@@ -11,21 +12,38 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
+
 from nexus_desktop.config import Settings
+from nexus_desktop.embed.indexer import IndexWorker
+from nexus_desktop.embed.model import BUNDLED_NAME
+from nexus_desktop.embed.shared import shared_embedding_model
+from nexus_desktop.embed.vectors import VectorIndex
 from nexus_desktop.errors import NexusError, StoreError
 from nexus_desktop.llm.chat_model import ChatModel
 from nexus_desktop.llm.generation import CancelToken, Sampling
 from nexus_desktop.llm.loader import LoadReport, Status, load_chat_model
 from nexus_desktop.memory.context import Budget, ContextBuilder, PromptPlan
+from nexus_desktop.memory.fact_answers import FactAnswer, FactAnswerer
+from nexus_desktop.memory.facts import extract_facts
+from nexus_desktop.memory.maintenance import CompactionScheduler
+from nexus_desktop.memory.recall import MemoryRecall, Recall
+from nexus_desktop.memory.retrieval import Retriever
 from nexus_desktop.memory.session import PersistentSession
 from nexus_desktop.paths import AppPaths
 from nexus_desktop.store.database import Database, OpenReport
+from nexus_desktop.store.facts import FactStore
 from nexus_desktop.store.messages import Message
 
 log = logging.getLogger(__name__)
 
 # How often a streaming reply's text so far is written down, so a crash loses little.
 PARTIAL_SAVE_SECONDS = 1.5
+# Retrieval skips the messages this close to the current one: they are in the recent
+# turns the prompt shows anyway.
+RECENT_MESSAGES = 40
+# Retrieval reads at most this much of a message; a pasted book needs no more to be found.
+QUERY_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -72,12 +90,30 @@ class Engine:
         self._model: ChatModel | None = None
         self.load_report: LoadReport | None = None
         self.last_plan: PromptPlan | None = None
+        self.facts = FactStore(self.database)
+        self.index = VectorIndex(self.database, BUNDLED_NAME)
+        self.indexer = IndexWorker(self.database, self.index, shared_embedding_model,
+                                   settings.get("embedding.batch_size"))
+        self.retriever = Retriever(self.database, self.index, self._embed_query, settings)
+        self.recall = MemoryRecall(self.database, self.retriever, settings)
+        self.fact_answers = FactAnswerer(self._embed_query)
+        self.compaction = CompactionScheduler(self.database, settings)
+        self.last_answer: FactAnswer | None = None
 
-    def open(self) -> OpenReport:
+    def open(self, *, background_indexing: bool = True) -> OpenReport:
+        """Open the database and load the vector index; start the index thread unless told
+        not to (commands that only read or change settings of memory do not need it)."""
         self.paths.ensure()
         report = self.database.open()
         self._session = PersistentSession(self.database)
+        self.index.load()
+        if background_indexing:
+            self.indexer.start()
+            self.compaction.run_if_due()
         return report
+
+    def _embed_query(self, text: str) -> np.ndarray:
+        return self.indexer.embed_query(text)
 
     @property
     def session(self) -> PersistentSession:
@@ -91,22 +127,34 @@ class Engine:
             self._model, self.load_report = load_chat_model(self.settings, self.paths, self.status)
         return self._model
 
-    def turn(self, text: str, cancel: CancelToken | None = None) -> Iterator[TurnEvent]:
+    def turn(self, text: str, cancel: CancelToken | None = None,
+             context: str = "full") -> Iterator[TurnEvent]:
         """One exchange: commit the user's message, then stream and commit the reply.
 
+        ``context`` is what the model is given besides the message: ``full`` (facts,
+        recalled memories, summaries, recent turns), ``facts`` (facts only) or ``none``.
         Raises InputError or StoreError before anything else happens when the message
         cannot be saved; later failures end the turn with a ``failed`` result instead.
         """
         cancel = cancel or CancelToken()
         user_message = self.session.add_user_message(text)
         started = time.perf_counter()
+        for learned in self._remember_facts(user_message):
+            yield Notice(f"I'll remember: {learned} (see `nexus-desktop facts list`)")
+        self.last_answer = None
         try:
-            model = self.load_model()
-            plan = self._plan(model, user_message)
+            recall = self._recall(user_message, context)
+            self.last_answer = self._answer_from_memory(user_message, recall)
+            if self.last_answer is None:
+                model = self.load_model()
+                plan = self._plan(model, user_message, recall)
         except NexusError as exc:
             reply = self.session.record_failed_reply(user_message, str(exc))
             yield TurnResult(user_message.id, reply.id, "", "failed", "model",
                              _ms(started), None, 0, str(exc))
+            return
+        if self.last_answer is not None:
+            yield from self._reply_from_memory(user_message, self.last_answer, started)
             return
         for shortened in plan.shortened:
             if shortened.message_id == user_message.id:
@@ -141,17 +189,64 @@ class Engine:
             status, error = "failed", f"generation failed: {exc}"
         finally:
             self.session.finish_reply(reply, "".join(pieces), status, error)
+            self._after_reply()
         yield TurnResult(user_message.id, reply.id, "".join(pieces), status, "model",
                          _ms(started), ttft, len(plan.prompt_ids), error)
 
-    def _plan(self, model: ChatModel, user_message: Message) -> PromptPlan:
+    def _remember_facts(self, message: Message) -> list[str]:
+        """Facts stated in the user's message, stored; their texts, for a notice.
+
+        Runs after the message is committed, so a failure here loses nothing: it is
+        logged and the turn goes on.
+        """
+        learned: list[str] = []
+        try:
+            for candidate in extract_facts(message.content[:QUERY_CHARS]):
+                fact = self.facts.remember(candidate, message.id, "pattern")
+                learned.append(fact.text)
+        except NexusError:
+            log.exception("storing the facts of message %s failed", message.id)
+        return learned
+
+    def _recall(self, user_message: Message, context: str) -> Recall:
+        recent = [user_message.id,
+                  *(m.id for m in self.session.before(user_message.id, RECENT_MESSAGES))]
+        return self.recall.recall(user_message.content[:QUERY_CHARS], context,
+                                  exclude_messages=recent)
+
+    def _answer_from_memory(self, user_message: Message, recall: Recall) -> FactAnswer | None:
+        if recall.mode == "none" or not self.settings.get("memory.answer_fact_questions"):
+            return None
+        facts = [fact for fact in map(self.facts.get, (f.id for f in recall.facts))
+                 if fact is not None]
+        return self.fact_answers.answer(user_message.content, facts)
+
+    def _reply_from_memory(self, user_message: Message, answer: FactAnswer,
+                           started: float) -> Iterator[TurnEvent]:
+        self.last_plan = None
+        reply = self.session.record_reply(user_message, answer.answer, "memory")
+        self.facts.touch([answer.fact_id])
+        self._after_reply()
+        yield Piece(answer.answer)
+        latency = _ms(started)
+        yield TurnResult(user_message.id, reply.id, answer.answer, "complete", "memory",
+                         latency, latency, 0)
+
+    def _after_reply(self) -> None:
+        """Background work a new exchange calls for: its vectors, and a daily compaction
+        while the app runs (only with the background threads, see ``open``)."""
+        self.indexer.notify()
+        if self.indexer.running:
+            self.compaction.run_if_due()
+
+    def _plan(self, model: ChatModel, user_message: Message, recall: Recall) -> PromptPlan:
         budget = Budget.for_window(model.info.context_window,
                                    self.settings.get("generation.max_new_tokens"))
         builder = ContextBuilder(
             model, self.session, self.settings.get("chat.persona"),
             self.settings.get("chat.message_tokens"), budget,
         )
-        self.last_plan = builder.build(user_message)
+        self.last_plan = builder.build(user_message, recall)
         return self.last_plan
 
     def _sampling(self, plan: PromptPlan) -> Sampling:
@@ -164,6 +259,8 @@ class Engine:
         )
 
     def close(self) -> None:
+        self.indexer.stop()
+        self.compaction.wait()
         self.database.close()
 
 

@@ -29,3 +29,11 @@ class ModelLoadError(NexusError):
 
 class InputError(NexusError):
     """A user message cannot be accepted as it is."""
+
+
+class FactError(NexusError):
+    """A remembered fact cannot be changed as asked (say, it was superseded or forgotten)."""
+
+
+class FactNotFoundError(FactError):
+    """No fact has the ID the user gave."""

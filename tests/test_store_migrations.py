@@ -91,7 +91,10 @@ def test_a_first_version_database_is_migrated_with_every_row_kept(paths: AppPath
         assert report.migrated_to == [v.version for v in MIGRATIONS[1:]]
         connection = database.connection()
         assert schema_version(connection) == LATEST_VERSION
-        assert {table: rows(connection, table) for table in before} == before
+        # Later migrations add columns at the end of a table; the old columns are unchanged.
+        after = {table: rows(connection, table) for table in before}
+        assert {table: [row[:len(old[0])] for row in after[table]]
+                for table, old in before.items()} == before
         assert database.quick_check() == []
 
         # The full-text index still covers the old rows (and is consistent with them).

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TextIO
 
+from nexus_desktop.cli.why import explain_last_reply
 from nexus_desktop.engine import Engine, Notice, Piece, TurnResult
 from nexus_desktop.errors import InputError, NexusError
 from nexus_desktop.llm.generation import CancelToken
@@ -21,6 +22,7 @@ _COMMAND = re.compile(r"/[a-z]+")
 HELP = """Commands:
   /history N    show the last N messages (default 10)
   /search TEXT  find messages containing every word of TEXT
+  /why          what went into the last reply's prompt, and why
   /help         this list
   /quit         leave (the conversation continues next time)
 Ctrl-C stops the current answer; Ctrl-D or /quit leaves."""
@@ -96,6 +98,8 @@ class TerminalChat:
             self._history(argument)
         elif command == "/search":
             self._search(argument)
+        elif command == "/why":
+            self.out.write(explain_last_reply(self.engine) + "\n\n")
         elif _COMMAND.fullmatch(command):
             self.err.write(f"Unknown command {command}. /help lists the commands.\n")
         else:

@@ -28,6 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("text", help="your message")
     ask.add_argument("--json", action="store_true",
                      help='print {"reply", "source", "latency_ms", "ttft_ms"} as JSON')
+    ask.add_argument("--context", choices=("full", "facts", "none"), default="full",
+                     help="what the model is given besides your message: full (facts, "
+                          "recalled memories, summaries, recent turns; the default), facts "
+                          "(facts only) or none (the model and its adapter alone)")
     config = commands.add_parser("config", help="read and change settings")
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     config_commands.add_parser("list", help="every setting with its value and description")
@@ -40,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("key")
     doctor = commands.add_parser("doctor", help="paths, model, database health")
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    from nexus_desktop.cli import memory
+
+    memory.add_parser(commands)
+    from nexus_desktop.cli import facts
+
+    facts.add_parser(commands)
     return parser
 
 
@@ -63,6 +73,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _ask(args, paths, settings)
         if args.command == "doctor":
             return _doctor(args, paths, settings)
+        if args.command == "memory":
+            from nexus_desktop.cli import memory
+
+            return memory.run(args, paths, settings)
+        if args.command == "facts":
+            from nexus_desktop.cli import facts
+
+            return facts.run_command(args, paths, settings)
         return _chat(paths, settings)
     except ConfigError as exc:
         print(f"Settings problem: {exc}", file=sys.stderr)
@@ -126,7 +144,7 @@ def _ask(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
         cancel = CancelToken()
         result: TurnResult | None = None
         with ctrl_c_cancels(cancel):
-            for event in engine.turn(args.text, cancel):
+            for event in engine.turn(args.text, cancel, context=args.context):
                 if isinstance(event, Notice):
                     print(f"Note: {event.text}", file=sys.stderr)
                 elif isinstance(event, Piece) and not args.json:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from nexus_desktop.errors import ModelLoadError
+from nexus_desktop.model_loading import model_loading
 
 log = logging.getLogger(__name__)
 MANIFEST = "nexus-conversion.json"
@@ -64,8 +65,9 @@ def _convert(gguf: Path, target: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     started = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    with model_loading:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     quantizer = getattr(model, "hf_quantizer", None)
     if quantizer is not None:
         if not all(p.is_floating_point() for p in model.parameters()):

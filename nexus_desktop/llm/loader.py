@@ -20,6 +20,7 @@ from nexus_desktop.llm import gguf_cache, hub
 from nexus_desktop.llm.chat_model import ChatModel, ModelInfo
 from nexus_desktop.llm.device import pick_device, pick_dtype
 from nexus_desktop.llm.source import ModelSource, bundled_gguf, resolve_source
+from nexus_desktop.model_loading import model_loading
 from nexus_desktop.paths import AppPaths
 
 log = logging.getLogger(__name__)
@@ -86,10 +87,11 @@ def _load(folder: Path, source: ModelSource, settings: Settings, paths: AppPaths
             getattr(config, "intermediate_size", 4 * config.hidden_size),
             paths.cache_dir / "dtype-measurements.json",
         )
-        tokenizer = AutoTokenizer.from_pretrained(folder)
-        model = AutoModelForCausalLM.from_pretrained(
-            folder, dtype=choice.dtype, use_safetensors=True
-        )
+        with model_loading:
+            tokenizer = AutoTokenizer.from_pretrained(folder)
+            model = AutoModelForCausalLM.from_pretrained(
+                folder, dtype=choice.dtype, use_safetensors=True
+            )
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
         raise ModelLoadError(
             f"Could not load the model from {folder}: {exc}. A model folder needs config.json, "

@@ -1,16 +1,22 @@
 """Context assembly: what the model reads for one turn, always inside its token window.
 
-For now: the persona, then the most recent turns that fit, newest kept first, with the
-current message last. A message longer than ``message_tokens`` is shortened in the
-prompt only (its head and tail kept, with a marker), never in the history.
+The persona (with the rolling summary of older conversation), then the most recent turns
+that fit, newest kept first, then the recalled memory as a short reminder exchange
+(facts, memories with their dates), with the current message last. Memory takes at most
+``MEMORY_SHARE`` of the prompt; what does not fit is dropped, least important first. A
+message longer than ``message_tokens`` is shortened in the prompt only (its head and tail
+kept, with a marker), never in the history.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from nexus_desktop.errors import ConfigError
+from nexus_desktop.memory.recall import Outdated, Recall
+from nexus_desktop.memory.recap import recap_messages, summary_block
 from nexus_desktop.memory.session import PersistentSession
 from nexus_desktop.store.messages import Message
 
@@ -23,6 +29,8 @@ _MARKER = (
 )
 # Tokens are rarely longer than this many characters; used to cut text before tokenizing.
 _CHARS_PER_TOKEN_BOUND = 8
+# The most of the prompt that recalled memory (facts, memories, summaries) may take.
+MEMORY_SHARE = 0.4
 
 
 class TokenCounter(Protocol):
@@ -64,6 +72,7 @@ class PromptPlan:
     history_ids: list[int]
     budget: Budget
     shortened: list[Shortened] = field(default_factory=list)
+    recall: Recall = field(default_factory=Recall)
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,7 @@ class _Entry:
     text: str
     original_chars: int
     shortened: bool
+    reply_to: int | None = None
 
 
 class ContextBuilder:
@@ -84,16 +94,25 @@ class ContextBuilder:
         self.message_tokens = message_tokens
         self.budget = budget
 
-    def build(self, current: Message) -> PromptPlan:
+    def build(self, current: Message, recall: Recall | None = None) -> PromptPlan:
         limit = self.budget.prompt_tokens
-        system = {"role": "system", "content": self.persona}
-        base = len(self.model.render([system]))
+        recall = self._fit_memory(recall or Recall(), int(limit * MEMORY_SHARE))
+        system = {"role": "system", "content": self.persona + summary_block(recall)}
+        recap = recap_messages(recall)
+        base = len(self.model.render([system, *recap]))
         cap = max(1, min(self.message_tokens, limit - base - self.model.message_cost("")))
         newest = self._entry(current, cap)
-        entries = [*self._older(current, limit - base - self.model.message_cost(newest.text)),
-                   newest]
+        older: list[_Entry] = []
+        if recall.mode == "full":
+            older = self._older(current, limit - base - self.model.message_cost(newest.text),
+                                recall.outdated)
+        entries = [*older, newest]
+        # The reminder goes right before the current message: a small model uses what was
+        # just said, and the turns before it stay a stable prefix from turn to turn.
+        reminder = [_Entry(-1, m["role"], m["content"], len(m["content"]), False)
+                    for m in recap]
         while True:
-            messages = [system, *_merge_roles(entries)]
+            messages = [system, *_merge_roles([*entries[:-1], *reminder, entries[-1]])]
             ids = self.model.render(messages)
             if len(ids) <= limit:
                 break
@@ -118,31 +137,60 @@ class ContextBuilder:
                 Shortened(e.message_id, e.original_chars, len(e.text))
                 for e in entries if e.shortened
             ],
+            recall=recall,
         )
 
-    def _older(self, current: Message, room: int) -> list[_Entry]:
-        """The messages before ``current`` that fit in ``room`` tokens, oldest first."""
+    def _fit_memory(self, recall: Recall, room: int) -> Recall:
+        """``recall`` cut to ``room`` tokens: memories go first, then summaries, then facts."""
+        fitted = dataclasses.replace(recall, facts=list(recall.facts),
+                                     memories=list(recall.memories),
+                                     summaries=list(recall.summaries))
+        while not fitted.empty:
+            cost = sum(self.model.message_cost(m["content"]) for m in recap_messages(fitted))
+            cost += self.model.count_tokens(summary_block(fitted))
+            if cost <= room:
+                break
+            if fitted.memories:
+                fitted.memories.pop()
+            elif fitted.summaries:
+                fitted.summaries.pop(0)
+            else:
+                unpinned = [f for f in fitted.facts if not f.pinned]
+                fitted.facts.remove(unpinned[-1] if unpinned else fitted.facts[-1])
+        return fitted
+
+    def _older(self, current: Message, room: int, outdated: Outdated) -> list[_Entry]:
+        """The messages before ``current`` that fit in ``room`` tokens, oldest first.
+
+        A turn (question and reply) that states what the user has since corrected or
+        forgotten is left out whole: half a turn would only confuse the model.
+        """
         older: list[_Entry] = []
+        left_out: set[int] = set()
         before = current.id
         while page := self.session.before(before, PAGE_SIZE):
             for message in reversed(page):
+                if message.id in left_out or outdated.hides(message.id, message.content):
+                    left_out.update(m for m in (message.id, message.reply_to) if m is not None)
+                    continue
+                # Archived turns are in the summaries; they are not replayed in full.
                 if (message.role not in ("user", "assistant") or not message.content.strip()
-                        or message.status not in _SHOWN_STATUSES):
+                        or message.status not in _SHOWN_STATUSES or message.tier == "archived"):
                     continue
                 entry = self._entry(message, self.message_tokens)
                 room -= self.model.message_cost(entry.text)
                 if room < 0:
-                    return older
+                    return _without_replies_to(older, left_out)
                 older.insert(0, entry)
             before = page[0].id
-        return older
+        return _without_replies_to(older, left_out)
 
     def _entry(self, message: Message, max_tokens: int) -> _Entry:
         text = message.content
         fits = (len(text) <= max_tokens * _CHARS_PER_TOKEN_BOUND
                 and self.model.count_tokens(text) <= max_tokens)
         shown = text if fits else self._shorten(text, max_tokens)
-        return _Entry(message.id, message.role, shown, len(text), not fits)
+        return _Entry(message.id, message.role, shown, len(text), not fits, message.reply_to)
 
     def _shorten(self, text: str, max_tokens: int) -> str:
         """Head and tail of ``text`` within ``max_tokens``, with a marker between them."""
@@ -155,6 +203,11 @@ class ContextBuilder:
             tail = self.model.truncate_tokens_from_end(text[-tail_tokens * bound:], tail_tokens)
         omitted = max(0, len(text) - len(head) - len(tail))
         return head + _MARKER.format(omitted=omitted) + tail
+
+
+def _without_replies_to(entries: list[_Entry], left_out: set[int]) -> list[_Entry]:
+    """``entries`` less the replies to questions that were left out."""
+    return [e for e in entries if e.reply_to is None or e.reply_to not in left_out]
 
 
 def _merge_roles(entries: list[_Entry]) -> list[dict[str, str]]:

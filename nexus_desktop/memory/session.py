@@ -8,6 +8,7 @@ so a cancelled or crashed reply is recorded as such and never silently lost.
 from __future__ import annotations
 
 from nexus_desktop.errors import InputError
+from nexus_desktop.memory.importance import score_importance
 from nexus_desktop.store.database import Database
 from nexus_desktop.store.messages import Message, MessageStore, SearchHit
 from nexus_desktop.store.sessions import persistent_session_id
@@ -46,7 +47,8 @@ class PersistentSession:
 
     def add_user_message(self, text: str) -> Message:
         check_user_text(text)
-        return self.messages.append(self.id, "user", text)
+        return self.messages.append(self.id, "user", text,
+                                    importance=score_importance(text, "user"))
 
     def begin_reply(self, user_message: Message, model_name: str) -> Message:
         return self.messages.append(
@@ -59,7 +61,15 @@ class PersistentSession:
 
     def finish_reply(self, reply: Message, text: str, status: str,
                      error: str | None = None) -> None:
-        self.messages.update(reply.id, text, status, error=error)
+        self.messages.update(reply.id, text, status, error=error,
+                             importance=score_importance(text, "assistant"))
+
+    def record_reply(self, user_message: Message, text: str, source: str) -> Message:
+        """A whole reply that did not come from the model (an answer from memory, say)."""
+        return self.messages.append(
+            self.id, "assistant", text, source=source, reply_to=user_message.id,
+            importance=score_importance(text, "assistant"),
+        )
 
     def record_failed_reply(self, user_message: Message, error: str) -> Message:
         """A reply that could not even start (the model failed to load, say)."""

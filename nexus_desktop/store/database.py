@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import threading
 import time
@@ -23,6 +24,8 @@ from nexus_desktop.store.connection import (
 )
 from nexus_desktop.store.migrate import check_known, migrate, schema_version
 from nexus_desktop.store.recovery import RecoveryReport, recover
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -72,7 +75,11 @@ class Database:
 
     def _prepare(self, connection: apsw.Connection) -> list[int]:
         with translate_errors(self.path):
-            return migrate(connection, self.backups)
+            if connection.execute("SELECT 1 FROM sqlite_schema LIMIT 1").fetchone() is None:
+                _use_incremental_vacuum(connection)  # a new file: before the first table
+            applied = migrate(connection, self.backups)  # backs up a file holding data first
+            _use_incremental_vacuum(connection)  # an older file: converted once
+            return applied
 
     def _check_writable(self) -> None:
         folder = self.path.parent
@@ -151,3 +158,21 @@ class Database:
             connections, self._connections = self._connections, []
         for connection in connections:
             connection.close()
+
+
+def _use_incremental_vacuum(connection: apsw.Connection) -> None:
+    """Switch the file to ``auto_vacuum = INCREMENTAL``, so that memory compaction can give
+    freed pages back to the disk (``PRAGMA incremental_vacuum``).
+
+    The setting only takes effect when the file is rewritten (VACUUM): instant for a new
+    file, once for a file made by an older version. Without disk space for the copy the
+    file stays as it is, fully usable, and the switch is tried again at the next start.
+    """
+    if connection.pragma("auto_vacuum") == 2:
+        return
+    connection.pragma("auto_vacuum", 2)
+    try:
+        connection.execute("VACUUM")
+    except apsw.FullError:
+        log.warning("Not enough disk space to convert the database for incremental vacuum; "
+                    "it stays as it is until the next start.")

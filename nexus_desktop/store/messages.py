@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nexus_desktop.store.connection import translate_errors, write_transaction
@@ -11,7 +12,7 @@ from nexus_desktop.store.snippets import WORD, snippet
 
 _COLUMNS = (
     "id, session_id, role, content, status, source, model, reply_to, error, created_at, "
-    "completed_at, tier"
+    "completed_at, tier, external_id, speaker"
 )
 
 
@@ -29,6 +30,20 @@ class Message:
     created_at: float
     completed_at: float | None
     tier: str
+    external_id: str | None = None
+    speaker: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportedMessage:
+    """A message brought from another chat app, with its own time and id there."""
+
+    role: str
+    content: str
+    created_at: float
+    speaker: str | None = None
+    external_id: str | None = None
+    importance: float | None = None
 
 
 @dataclass(frozen=True)
@@ -54,7 +69,8 @@ class MessageStore:
 
     def append(self, session_id: int, role: str, content: str, *, status: str = "complete",
                source: str = "user", model: str | None = None,
-               reply_to: int | None = None, error: str | None = None) -> Message:
+               reply_to: int | None = None, error: str | None = None,
+               importance: float | None = None) -> Message:
         """Insert one message and commit it; when this returns, the message is on disk."""
         now = time.time()
         completed = None if status == "streaming" else now
@@ -62,21 +78,55 @@ class MessageStore:
         with translate_errors(self.database.path), write_transaction(connection):
             row = connection.execute(
                 "INSERT INTO messages(session_id, role, content, status, source, model, reply_to, "
-                "error, created_at, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                f"RETURNING {_COLUMNS}",
-                (session_id, role, content, status, source, model, reply_to, error, now, completed),
+                "error, created_at, completed_at, importance) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+                (session_id, role, content, status, source, model, reply_to, error, now, completed,
+                 importance),
             ).fetchone()
         return Message(*row)
 
+    def append_imported(self, session_id: int, items: Sequence[ImportedMessage],
+                        answering: int | None = None) -> list[tuple[int, bool]]:
+        """Insert imported messages (in time order) in one transaction.
+
+        Returns each item's message id and whether it was inserted now: an item whose
+        external_id is already stored is skipped and gets the stored message's id. An
+        assistant message answers the user message before it (``answering`` for the first).
+        """
+        connection = self.database.connection()
+        results = []
+        with translate_errors(self.database.path), write_transaction(connection):
+            for item in items:
+                existing = None if item.external_id is None else connection.execute(
+                    "SELECT id FROM messages WHERE external_id = ? ORDER BY id LIMIT 1",
+                    (item.external_id,),
+                ).fetchone()
+                if existing is not None:
+                    results.append((existing[0], False))
+                else:
+                    reply_to = answering if item.role == "assistant" else None
+                    message_id = connection.execute(
+                        "INSERT INTO messages(session_id, role, content, source, reply_to, "
+                        "created_at, completed_at, external_id, speaker, importance) "
+                        "VALUES (?, ?, ?, 'import', ?, ?, ?, ?, ?, ?) RETURNING id",
+                        (session_id, item.role, item.content, reply_to, item.created_at,
+                         item.created_at, item.external_id, item.speaker, item.importance),
+                    ).get
+                    results.append((message_id, True))
+                if item.role == "user":
+                    answering = results[-1][0]
+        return results
+
     def update(self, message_id: int, content: str, status: str, *, error: str | None = None,
-               finished: bool = True) -> None:
+               finished: bool = True, importance: float | None = None) -> None:
         """Store a reply's text so far (streaming) or its final text and outcome."""
         connection = self.database.connection()
         with translate_errors(self.database.path), write_transaction(connection):
             connection.execute(
                 "UPDATE messages SET content = ?, status = ?, error = ?, "
-                "completed_at = CASE WHEN ? THEN ? ELSE completed_at END WHERE id = ?",
-                (content, status, error, finished, time.time(), message_id),
+                "completed_at = CASE WHEN ? THEN ? ELSE completed_at END, "
+                "importance = coalesce(?, importance) WHERE id = ?",
+                (content, status, error, finished, time.time(), importance, message_id),
             )
 
     def mark_interrupted(self, session_id: int) -> int:

@@ -17,11 +17,19 @@ from pathlib import Path
 import apsw
 
 from nexus_desktop.errors import StoreError
+from nexus_desktop.store import archive
 from nexus_desktop.store.backups import Backup, BackupManager
 from nexus_desktop.store.connection import open_connection, translate_errors, write_transaction
 
-# Tables whose rows are copied from the damaged file; the FTS index is rebuilt instead.
-SALVAGED_TABLES = ("sessions", "messages", "events", "meta")
+# Tables whose rows are copied from the damaged file, parents before children; the FTS
+# indexes are rebuilt instead.
+SALVAGED_TABLES = (
+    "sessions", "messages", "events", "meta", "facts", "fact_audit", "summaries",
+    "message_archive", "training_examples", "embeddings", "links",
+)
+# External-content FTS5 indexes, rebuilt from their tables; the contentless index of the
+# message archive is rebuilt from the decompressed originals (archive.reindex).
+REBUILT_INDEXES = ("messages_fts", "facts_fts", "summaries_fts")
 
 
 @dataclass
@@ -41,6 +49,10 @@ class RecoveryReport:
     backup: Backup | None
     messages_in_backup: int = 0
     messages: TableSalvage = field(default_factory=TableSalvage)
+    # The other tables of SALVAGED_TABLES, by name.
+    tables: dict[str, TableSalvage] = field(default_factory=dict)
+    # Messages whose archived original was copied but cannot be decompressed.
+    unreadable_archive: list[int] = field(default_factory=list)
 
     def describe(self) -> str:
         """A plain account for the user of what happened and what, if anything, was lost."""
@@ -81,7 +93,27 @@ class RecoveryReport:
             )
         elif not lost:
             lines.append("Nothing was lost.")
+        lines.extend(self._describe_other_tables())
         return "\n".join(lines)
+
+    def _describe_other_tables(self) -> list[str]:
+        recovered = [f"{name} {result.changed}" for name, result in self.tables.items()
+                     if result.changed]
+        lines = [f"Also recovered from the damaged file (rows per table): "
+                 f"{', '.join(recovered)}."] if recovered else []
+        lost = [f"{name} {len(result.lost)}" for name, result in self.tables.items()
+                if result.lost]
+        if lost:
+            lines.append(f"Lost: rows that could not be read (per table): {', '.join(lost)}.")
+        unscanned = [name for name, result in self.tables.items()
+                     if not result.complete and not result.lost]
+        if unscanned:
+            lines.append(f"Lost: rows of {', '.join(unscanned)} written after the backup may be "
+                         "gone (the damaged file could not be read in full).")
+        if self.unreadable_archive:
+            lines.append(f"The archived originals of messages {_ranges(self.unreadable_archive)} "
+                         "could not be decompressed; they were kept as found.")
+        return lines
 
 
 def _ranges(ids: list[int]) -> str:
@@ -142,14 +174,22 @@ def _salvage(target: apsw.Connection, damaged: Path, report: RecoveryReport) -> 
         source = open_connection(damaged, readonly=True)
     except StoreError:
         return
+    # Rows are copied as they were found: a fact whose source message was lost must not
+    # abort the whole salvage on a foreign key.
+    target.pragma("foreign_keys", False)
     try:
         with translate_errors(damaged), write_transaction(target):
             for table in SALVAGED_TABLES:
                 result = _copy_rows(source, target, table)
                 if table == "messages":
                     report.messages = result
-            target.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
+                else:
+                    report.tables[table] = result
+            for index in REBUILT_INDEXES:
+                target.execute(f"INSERT INTO {index}({index}) VALUES ('rebuild')")
+            report.unreadable_archive = archive.reindex(target)[1]
     finally:
+        target.pragma("foreign_keys", True)
         source.close()
 
 
@@ -160,36 +200,55 @@ def _copy_rows(source: apsw.Connection, target: apsw.Connection, table: str) -> 
         source_columns = {row[1] for row in source.execute(f"PRAGMA table_info({table})")}
     except apsw.Error:
         return result
+    if not source_columns:
+        result.complete = True  # the damaged file predates this table: nothing to lose
+        return result
     columns = [
         row[1] for row in target.execute(f"PRAGMA table_info({table})") if row[1] in source_columns
     ]
     if not columns:
         return result
-    key = "key" if table == "meta" else "rowid"
+    key = _key_columns(target, table)
     try:
-        keys = [row[0] for row in source.execute(f"SELECT {key} FROM {table}")]
+        keys: list[object] = [
+            row[0] if len(key) == 1 else tuple(row)
+            for row in source.execute(f"SELECT {', '.join(key)} FROM {table}")
+        ]
         result.complete = True
     except apsw.Error:
-        keys = _probe_rowids(source, target, table) if key == "rowid" else []
+        keys = list(_probe_rowids(source, target, table)) if key == ["rowid"] else []
     column_list = ", ".join(columns)
     placeholders = ", ".join("?" for _ in columns)
-    select = f"SELECT {column_list} FROM {table} WHERE {key} = ?"
+    select = f"SELECT {column_list} FROM {table} WHERE " + " AND ".join(f"{c} = ?" for c in key)
     for row_key in keys:
+        bindings = row_key if isinstance(row_key, tuple) else (row_key,)
         try:
-            row = source.execute(select, (row_key,)).fetchone()
+            row = source.execute(select, bindings).fetchone()
         except apsw.Error:
             # Lost only if the restored backup does not have the row either.
-            if target.execute(select, (row_key,)).fetchone() is None:
+            if target.execute(select, bindings).fetchone() is None:
                 result.lost.append(row_key)
             else:
                 result.from_backup.append(row_key)
             continue
-        if row is not None and target.execute(select, (row_key,)).fetchone() != row:
+        if row is not None and target.execute(select, bindings).fetchone() != row:
             target.execute(
                 f"INSERT OR REPLACE INTO {table} ({column_list}) VALUES ({placeholders})", row
             )
             result.changed += 1
     return result
+
+
+def _key_columns(connection: apsw.Connection, table: str) -> list[str]:
+    """The columns that identify a row: rowid, or the primary key of a WITHOUT ROWID table."""
+    without_rowid = connection.execute(
+        "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?", (table,)
+    ).get
+    if not without_rowid:
+        return ["rowid"]
+    primary = sorted((row[5], row[1]) for row in connection.execute(f"PRAGMA table_info({table})")
+                     if row[5])
+    return [name for _, name in primary]
 
 
 def _probe_rowids(source: apsw.Connection, target: apsw.Connection, table: str) -> list[int]:

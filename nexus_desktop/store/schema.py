@@ -91,6 +91,147 @@ MIGRATIONS: tuple[Migration, ...] = (
         ) WITHOUT ROWID;
         """,
     ),
+    Migration(
+        3,
+        "memory: embeddings, facts, links, summaries, the archive and training examples",
+        """
+        -- Where a message came from when it was imported from another chat app.
+        ALTER TABLE messages ADD COLUMN external_id TEXT;
+        ALTER TABLE messages ADD COLUMN speaker TEXT;
+        -- When the user brought a compressed or archived message back in full; compaction
+        -- leaves such a message alone from then on.
+        ALTER TABLE messages ADD COLUMN restored_at REAL;
+        CREATE INDEX messages_by_external_id ON messages(external_id)
+            WHERE external_id IS NOT NULL;
+        CREATE INDEX messages_by_tier ON messages(tier, id);
+
+        -- Sentence vectors (all-MiniLM-L6-v2, float16, L2-normalised) of messages, facts and
+        -- summaries, written by the index thread; the in-memory index is built from here.
+        CREATE TABLE embeddings(
+            kind TEXT NOT NULL CHECK (kind IN ('message', 'fact', 'summary')),
+            item_id INTEGER NOT NULL,
+            model TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (kind, item_id)
+        ) WITHOUT ROWID;
+
+        -- What the user told about themselves and their world. A new value supersedes the
+        -- old row (kept, status 'superseded'); at most one active row per subject and key.
+        CREATE TABLE facts(
+            id INTEGER PRIMARY KEY,
+            subject TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            text TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'active'
+                CHECK (status IN ('active', 'superseded', 'forgotten')),
+            pinned INTEGER NOT NULL DEFAULT 0,
+            confidence REAL NOT NULL,
+            extractor TEXT NOT NULL,
+            source_message_id INTEGER REFERENCES messages(id),
+            superseded_by INTEGER REFERENCES facts(id),
+            importance REAL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            retrieval_count INTEGER NOT NULL DEFAULT 0,
+            last_retrieved_at REAL
+        );
+        CREATE UNIQUE INDEX facts_one_active ON facts(subject, key) WHERE status = 'active';
+        CREATE INDEX facts_by_source ON facts(source_message_id);
+        CREATE VIRTUAL TABLE facts_fts USING fts5(
+            text, content='facts', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER facts_fts_insert AFTER INSERT ON facts BEGIN
+            INSERT INTO facts_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER facts_fts_delete AFTER DELETE ON facts BEGIN
+            INSERT INTO facts_fts(facts_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        CREATE TRIGGER facts_fts_update AFTER UPDATE OF text ON facts BEGIN
+            INSERT INTO facts_fts(facts_fts, rowid, text) VALUES ('delete', old.id, old.text);
+            INSERT INTO facts_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+
+        -- What was done to facts by the user (edit, pin, forget). A complete erase removes
+        -- the fact's rows here too, at the user's request.
+        CREATE TABLE fact_audit(
+            id INTEGER PRIMARY KEY,
+            fact_id INTEGER NOT NULL,
+            action TEXT NOT NULL,
+            at REAL NOT NULL,
+            detail TEXT
+        );
+        CREATE INDEX fact_audit_by_fact ON fact_audit(fact_id);
+
+        -- Links between memories, followed one hop by retrieval.
+        CREATE TABLE links(
+            src_kind TEXT NOT NULL,
+            src_id INTEGER NOT NULL,
+            relation TEXT NOT NULL
+                CHECK (relation IN ('reply_to', 'same_topic', 'fact_source', 'summary_of')),
+            dst_kind TEXT NOT NULL,
+            dst_id INTEGER NOT NULL,
+            weight REAL NOT NULL DEFAULT 1.0,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (src_kind, src_id, relation, dst_kind, dst_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX links_by_dst ON links(dst_kind, dst_id);
+
+        -- Summaries of stretches of older conversation; the rolling summary in the context
+        -- is the newest ones, and each is searchable.
+        CREATE TABLE summaries(
+            id INTEGER PRIMARY KEY,
+            session_id INTEGER NOT NULL REFERENCES sessions(id),
+            first_message_id INTEGER NOT NULL,
+            last_message_id INTEGER NOT NULL,
+            first_at REAL NOT NULL,
+            last_at REAL NOT NULL,
+            text TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX summaries_by_span ON summaries(session_id, last_message_id);
+        CREATE VIRTUAL TABLE summaries_fts USING fts5(
+            text, content='summaries', content_rowid='id',
+            tokenize='unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER summaries_fts_insert AFTER INSERT ON summaries BEGIN
+            INSERT INTO summaries_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER summaries_fts_delete AFTER DELETE ON summaries BEGIN
+            INSERT INTO summaries_fts(summaries_fts, rowid, text)
+                VALUES ('delete', old.id, old.text);
+        END;
+
+        -- The original text of compressed and archived messages, zlib-compressed, with the
+        -- SHA-256 of the text. Never deleted; restoring a message moves it back.
+        CREATE TABLE message_archive(
+            message_id INTEGER PRIMARY KEY REFERENCES messages(id),
+            content BLOB NOT NULL,
+            sha256 TEXT NOT NULL,
+            archived_at REAL NOT NULL
+        );
+        -- Full-text index of the archived originals; contentless, since the text itself is
+        -- stored compressed above.
+        CREATE VIRTUAL TABLE message_archive_fts USING fts5(
+            content, content='', contentless_delete=1,
+            tokenize='unicode61 remove_diacritics 2'
+        );
+
+        -- Examples the learner trains on, with where each came from, so that forgetting a
+        -- fact removes every example made from it.
+        CREATE TABLE training_examples(
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            target TEXT NOT NULL,
+            source_kind TEXT NOT NULL,
+            source_id INTEGER NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX training_examples_by_source ON training_examples(source_kind, source_id);
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
