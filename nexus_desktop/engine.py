@@ -99,6 +99,8 @@ class Engine:
         self.fact_answers = FactAnswerer(self._embed_query)
         self.compaction = CompactionScheduler(self.database, settings)
         self.last_answer: FactAnswer | None = None
+        # Where the recent turns in the last prompt began (see ContextBuilder.build).
+        self._history_start: int | None = None
 
     def open(self, *, background_indexing: bool = True) -> OpenReport:
         """Open the database and load the vector index; start the index thread unless told
@@ -168,7 +170,8 @@ class Engine:
         status, error, ttft = "complete", None, None
         last_save = time.monotonic()
         try:
-            for piece in model.stream(plan.prompt_ids, self._sampling(plan), cancel):
+            for piece in model.stream(plan.prompt_ids, self._sampling(plan), cancel,
+                                      self.settings.get("generation.reuse_prefix")):
                 if ttft is None:
                     ttft = _ms(started)
                 pieces.append(piece)
@@ -246,7 +249,9 @@ class Engine:
             model, self.session, self.settings.get("chat.persona"),
             self.settings.get("chat.message_tokens"), budget,
         )
-        self.last_plan = builder.build(user_message, recall)
+        self.last_plan = builder.build(user_message, recall, self._history_start)
+        if self.last_plan.history_ids:
+            self._history_start = self.last_plan.history_ids[0]
         return self.last_plan
 
     def _sampling(self, plan: PromptPlan) -> Sampling:

@@ -116,3 +116,26 @@ def test_budget_leaves_at_least_half_the_window_for_the_prompt():
     assert Budget.for_window(2048, 384) == Budget(2048, 384)
     assert Budget.for_window(512, 4096).reply_tokens == 256
     assert Budget.for_window(512, 4096).prompt_tokens == 256
+
+
+def test_the_recent_turns_keep_their_start_until_they_must_slide(engine):
+    add_history(engine, 60)
+    first = engine.session.add_user_message("first question")
+    full = builder(engine).build(first)
+    # The window was full: the next turn cannot start at the same message, so a quarter
+    # of the room is freed at once.
+    engine.session.messages.append(engine.session.id, "assistant", "a short answer")
+    second = engine.session.add_user_message("second question")
+    slid = builder(engine).build(second, keep_from=full.history_ids[0])
+    fresh = builder(engine).build(second)
+    assert slid.history_ids[0] > fresh.history_ids[0] > full.history_ids[0]
+    assert slid.history_ids[-1] == fresh.history_ids[-1] == second.id - 1
+    assert len(slid.prompt_ids) < 0.9 * len(fresh.prompt_ids)
+    # The turns after it keep that start while they fit, so their prompts share a prefix.
+    engine.session.messages.append(engine.session.id, "assistant", "another answer")
+    third = engine.session.add_user_message("third question")
+    kept = builder(engine).build(third, keep_from=slid.history_ids[0])
+    assert kept.history_ids[0] == slid.history_ids[0]
+    assert kept.history_ids[-1] == third.id - 1
+    shared = len(slid.prompt_ids) - 8
+    assert kept.prompt_ids[:shared] == slid.prompt_ids[:shared]

@@ -13,6 +13,7 @@ from nexus_desktop.llm.generation import (
     Sampling,
     generate_token_ids,
 )
+from nexus_desktop.llm.prefix_cache import PrefixCache
 
 # Used when a model folder brings no chat template of its own.
 CHATML_TEMPLATE = (
@@ -45,6 +46,7 @@ class ChatModel:
             tokenizer.chat_template = CHATML_TEMPLATE
         self.stop_ids = self._stop_ids()
         self._overhead = self._per_message_overhead()
+        self.prefix = PrefixCache()
 
     def _stop_ids(self) -> set[int]:
         ids: set[int] = set()
@@ -91,9 +93,13 @@ class ChatModel:
         ids = self.tokenizer.encode(text, add_special_tokens=False)
         return self.tokenizer.decode(ids[-max_tokens:]) if max_tokens > 0 else ""
 
-    def stream(self, prompt_ids: list[int], sampling: Sampling, cancel: CancelToken
-               ) -> Iterator[str]:
-        """Text pieces of the reply as they are generated."""
+    def stream(self, prompt_ids: list[int], sampling: Sampling, cancel: CancelToken,
+               reuse_prefix: bool = False) -> Iterator[str]:
+        """Text pieces of the reply as they are generated.
+
+        ``reuse_prefix`` reads only the part of the prompt that differs from the last
+        prompt and reply (their keys and values are kept between calls).
+        """
         context = self.info.context_window
         room = context - len(prompt_ids)
         if room <= 0:
@@ -102,7 +108,11 @@ class ChatModel:
             sampling = Sampling(room, sampling.temperature, sampling.top_p,
                                 sampling.repetition_penalty, sampling.seed)
         decoder = IncrementalDecoder(self.tokenizer)
-        for token_id in generate_token_ids(self.model, prompt_ids, sampling, self.stop_ids, cancel):
+        if not reuse_prefix:
+            self.prefix.clear()
+        prefix = self.prefix if reuse_prefix else None
+        for token_id in generate_token_ids(self.model, prompt_ids, sampling, self.stop_ids, cancel,
+                                           prefix):
             piece = decoder.push(token_id)
             if piece:
                 yield piece

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
+from nexus_desktop.llm.prefix_cache import PrefixCache
+
 PREFILL_CHUNK = 512
 _REPETITION_WINDOW = 256
 
@@ -55,16 +57,40 @@ def generate_token_ids(
     sampling: Sampling,
     stop_ids: set[int],
     cancel: CancelToken,
+    prefix: PrefixCache | None = None,
 ) -> Iterator[int]:
-    """Yield new token ids until a stop token, the token limit or cancellation."""
+    """Yield new token ids until a stop token, the token limit or cancellation.
+
+    With ``prefix``, the part of the prompt the last call already computed is taken from
+    its cache, and the cache is left holding this prompt and reply for the next call.
+    """
     device = model.device
-    cache = DynamicCache(config=model.config)
+    if prefix is None:
+        cache, start = DynamicCache(config=model.config), 0
+    else:
+        cache, start = prefix.take(model, prompt_ids)
+    try:
+        yield from _generate(model, prompt_ids, start, cache, sampling, stop_ids, cancel, prefix,
+                             device)
+    except BaseException as exc:
+        # Stopped between two steps (the consumer let go), the cache matches its ids;
+        # stopped inside a forward pass, some layers may hold more than others.
+        if prefix is not None and not isinstance(exc, GeneratorExit):
+            prefix.clear()
+        raise
+
+
+def _generate(model: PreTrainedModel, prompt_ids: list[int], start: int, cache: DynamicCache,
+              sampling: Sampling, stop_ids: set[int], cancel: CancelToken,
+              prefix: PrefixCache | None, device: torch.device) -> Iterator[int]:
     prompt = torch.tensor([prompt_ids], device=device)
     logits = None
-    for start in range(0, len(prompt_ids), PREFILL_CHUNK):
+    for chunk in range(start, len(prompt_ids), PREFILL_CHUNK):
         if cancel.cancelled:
             return
-        logits = _forward(model, prompt[:, start:start + PREFILL_CHUNK], cache)
+        logits = _forward(model, prompt[:, chunk:chunk + PREFILL_CHUNK], cache)
+        if prefix is not None:
+            prefix.fed(prompt_ids[chunk:chunk + PREFILL_CHUNK])
     if logits is None:
         return
     generator = None
@@ -80,6 +106,8 @@ def generate_token_ids(
         yield token
         generated.append(token)
         logits = _forward(model, torch.tensor([[token]], device=device), cache)
+        if prefix is not None:
+            prefix.fed([token])
 
 
 @torch.inference_mode()

@@ -33,8 +33,9 @@ class PrefixCache:
                 common += 1
         if common == 0 or self.cache is None:
             self.cache = DynamicCache(config=model.config)
-        else:
-            self.cache.crop(len(self.ids) - common)
+        elif len(self.ids) > common:
+            # transformers takes the number of tokens to drop from the end as a negative.
+            self.cache.crop(common - len(self.ids))
         self.ids = list(prompt_ids[:common])
         self.reused_tokens = common
         return self.cache, common

@@ -31,6 +31,10 @@ _MARKER = (
 _CHARS_PER_TOKEN_BOUND = 8
 # The most of the prompt that recalled memory (facts, memories, summaries) may take.
 MEMORY_SHARE = 0.4
+# When the recent turns no longer fit from where they started last time, this share of
+# their room is freed at once, so that the next turns start at the same message again
+# (and the model can reuse what it computed for them).
+SLIDE_SHARE = 0.25
 
 
 class TokenCounter(Protocol):
@@ -94,7 +98,10 @@ class ContextBuilder:
         self.message_tokens = message_tokens
         self.budget = budget
 
-    def build(self, current: Message, recall: Recall | None = None) -> PromptPlan:
+    def build(self, current: Message, recall: Recall | None = None,
+              keep_from: int | None = None) -> PromptPlan:
+        """The prompt for ``current``; ``keep_from`` is the first message of the recent
+        turns last time, kept as the start while they fit."""
         limit = self.budget.prompt_tokens
         recall = self._fit_memory(recall or Recall(), int(limit * MEMORY_SHARE))
         system = {"role": "system", "content": self.persona + summary_block(recall)}
@@ -106,6 +113,8 @@ class ContextBuilder:
         if recall.mode == "full":
             older = self._older(current, limit - base - self.model.message_cost(newest.text),
                                 recall.outdated)
+            if keep_from is not None:
+                older = self._stable_start(older, keep_from)
         entries = [*older, newest]
         # The reminder goes right before the current message: a small model uses what was
         # just said, and the turns before it stay a stable prefix from turn to turn.
@@ -184,6 +193,20 @@ class ContextBuilder:
                 older.insert(0, entry)
             before = page[0].id
         return _without_replies_to(older, left_out)
+
+    def _stable_start(self, older: list[_Entry], keep_from: int) -> list[_Entry]:
+        """``older`` starting at ``keep_from`` if everything from there fits, else at a
+        later message that leaves ``SLIDE_SHARE`` of the room free for the next turns."""
+        if not older:
+            return older
+        if older[0].message_id <= keep_from:
+            return [e for e in older if e.message_id >= keep_from]
+        costs = [self.model.message_cost(e.text) for e in older]
+        to_free, cut = SLIDE_SHARE * sum(costs), 0
+        while cut < len(older) - 1 and to_free > 0:
+            to_free -= costs[cut]
+            cut += 1
+        return older[cut:]
 
     def _entry(self, message: Message, max_tokens: int) -> _Entry:
         text = message.content
