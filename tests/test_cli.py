@@ -136,7 +136,7 @@ def test_a_broken_user_config_is_reported_without_a_traceback(paths: AppPaths):
 
 
 def test_doctor_reports_paths_model_and_database(tiny_cli: AppPaths):
-    nexus("ask", "hello")
+    nexus("ask", "My favourite colour is teal.")
     result = nexus("doctor", "--json")
     assert result.returncode == 0, result.stderr.decode()
     report = json.loads(result.stdout.decode())
@@ -148,6 +148,10 @@ def test_doctor_reports_paths_model_and_database(tiny_cli: AppPaths):
     assert database["integrity"] == "ok" and database["schema_version"] >= 2
     assert database["rows"]["messages"] == 2 and database["rows"]["sessions"] == 1
     assert database["size_bytes"] > 0
+    memory = database["memory"]
+    assert memory["facts_by_status"] == {"active": 1}
+    assert memory["messages_by_tier"] == {"full": 2}
+    assert memory["training_examples"] >= 2 and memory["last_compaction"] is not None
     text = nexus("doctor").stdout.decode()
     assert "integrity: ok" in text and f"database: {tiny_cli.database}" in text
 

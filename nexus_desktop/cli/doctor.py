@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import platform
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,20 @@ def _database(engine: Engine, opened: OpenReport) -> dict[str, Any]:
             "sessions": connection.execute("SELECT count(*) FROM sessions").get,
             "events": connection.execute("SELECT count(*) FROM events").get,
         },
+        "memory": {
+            "messages_by_tier": dict(connection.execute(
+                "SELECT tier, count(*) FROM messages GROUP BY tier ORDER BY tier").fetchall()),
+            "facts_by_status": dict(connection.execute(
+                "SELECT status, count(*) FROM facts GROUP BY status ORDER BY status"
+            ).fetchall()),
+            "vectors": connection.execute("SELECT count(*) FROM embeddings").get,
+            "summaries": connection.execute("SELECT count(*) FROM summaries").get,
+            "archived_originals": connection.execute(
+                "SELECT count(*) FROM message_archive").get,
+            "training_examples": connection.execute(
+                "SELECT count(*) FROM training_examples").get,
+            "last_compaction": _last_compaction(connection),
+        },
         "backups": {
             "count": len(backups),
             "newest": backups[0].taken_at.isoformat() if backups else None,
@@ -127,6 +142,12 @@ def _database(engine: Engine, opened: OpenReport) -> dict[str, Any]:
             "backup_taken": opened.backup_taken,
         },
     }
+
+
+def _last_compaction(connection: Any) -> str | None:
+    at = connection.execute("SELECT max(at) FROM events WHERE kind = 'compaction'").get
+    return None if at is None else datetime.fromtimestamp(at).astimezone().isoformat(
+        timespec="seconds")
 
 
 def render(report: dict[str, Any], indent: int = 0) -> str:
