@@ -102,3 +102,29 @@ def test_a_turn_remembers_a_stated_fact_and_why_explains_the_prompt(engine: Engi
     list(engine.turn("And now?", context="none"))
     assert engine.last_plan.recall.empty and len(engine.last_plan.messages) == 2
     assert "No reply yet" in explain_plan(None)
+
+
+def test_a_forgotten_fact_leaves_the_context_retrieval_and_training_examples(engine) -> None:
+    list(engine.turn("My dog's name is Biscuit."))
+    list(engine.turn("How are you today?", context="full"))
+    fact = engine.facts.active()[0]
+    assert engine.last_plan.recall.facts[0].id == fact.id
+    connection = engine.database.connection()
+    assert connection.execute("SELECT count(*) FROM training_examples WHERE source_kind = 'fact' "
+                              "AND source_id = ?",
+                              (fact.id,)).get > 0
+    engine.facts.forget(fact.id)
+
+    list(engine.turn("Tell me something nice.", context="full"))
+    plan = engine.last_plan
+    assert plan.recall.facts == []
+    prompt = "\n".join(m["content"] for m in plan.messages)
+    assert "Biscuit" not in prompt, "neither as a fact nor through the turn that stated it"
+    assert fact.source_message_id in plan.recall.outdated.message_ids
+    found = engine.retriever.search("Biscuit dog name", k=5, kinds=("fact",))
+    assert found == []
+    assert connection.execute("SELECT count(*) FROM training_examples WHERE source_kind = 'fact' "
+                              "AND source_id = ?",
+                              (fact.id,)).get == 0
+    assert connection.execute("SELECT action FROM fact_audit WHERE fact_id = ?",
+                              (fact.id,)).get == "forget"
