@@ -15,6 +15,8 @@ from nexus_desktop.embed.model import EmbeddingModel
 from nexus_desktop.embed.vectors import VectorIndex
 from nexus_desktop.errors import ModelLoadError
 from nexus_desktop.paths import AppPaths
+from nexus_desktop.store.archive import archive_original
+from nexus_desktop.store.connection import write_transaction
 from nexus_desktop.store.database import Database
 from nexus_desktop.store.messages import MessageStore
 from nexus_desktop.store.sessions import persistent_session_id
@@ -247,3 +249,34 @@ def test_embed_query_loads_the_model_when_the_worker_has_not(db: Database,
     np.testing.assert_allclose(worker.embed_query("hello"), model.encode(["hello"])[0])
     assert worker.model is model
     worker.stop()
+
+
+def test_a_message_compressed_before_its_vector_is_embedded_from_its_original(
+        db: Database, messages: MessageStore, sid: int, model: EmbeddingModel,
+        index: VectorIndex, caplog: pytest.LogCaptureFixture):
+    said = ["I finally fixed the leaking kitchen tap with a new washer",
+            "We booked a week on a Greek island for the autumn"]
+    ids = [messages.append(sid, "user", text).id for text in said]
+    with write_transaction(db.connection()) as connection:
+        for message_id, text in zip(ids, said, strict=True):
+            archive_original(connection, message_id, text, time.time())
+            connection.execute("UPDATE messages SET content = '[summary] the user chatted', "
+                               "tier = 'compressed' WHERE id = ?", (message_id,))
+        # The second archive row is damaged: its summary is embedded rather than nothing.
+        connection.execute("UPDATE message_archive SET sha256 = 'bad' WHERE message_id = ?",
+                           (ids[1],))
+
+    with caplog.at_level(logging.WARNING, logger="nexus_desktop.embed.indexer"):
+        items = pending_items(db, model.name, 10)
+    assert dict((item_id, text) for _, item_id, text in items) == {
+        ids[0]: said[0], ids[1]: "[summary] the user chatted"}
+    assert f"message {ids[1]} is damaged" in caplog.text
+
+    assert index_pending(db, model, index, batch_size=8) == 2
+    best = index.search(model.encode(["who repaired the dripping faucet"])[0], 1,
+                        kinds=("message",))
+    assert best[0][:2] == ("message", ids[0])
+    stored = np.frombuffer(db.connection().execute(
+        "SELECT vector FROM embeddings WHERE kind = 'message' AND item_id = ?", (ids[0],)
+    ).get, dtype=np.float16)
+    np.testing.assert_allclose(stored, model.encode([said[0]])[0], atol=1e-3)

@@ -11,6 +11,7 @@ from nexus_desktop.embed.indexer import index_pending
 from nexus_desktop.embed.model import BUNDLED_NAME
 from nexus_desktop.embed.shared import shared_embedding_model
 from nexus_desktop.embed.vectors import VectorIndex
+from nexus_desktop.memory import retrieval
 from nexus_desktop.memory.retrieval import Retriever, keyword_query
 from nexus_desktop.paths import AppPaths
 from nexus_desktop.store.archive import archive_original
@@ -65,11 +66,16 @@ def conversation(database: Database) -> dict[str, int]:
 
 
 @pytest.fixture
-def retriever(database: Database, conversation: dict[str, int], settings: Settings) -> Retriever:
-    model = shared_embedding_model()
+def index(database: Database, conversation: dict[str, int]) -> VectorIndex:
     index = VectorIndex(database, BUNDLED_NAME)
     index.load()
-    index_pending(database, model, index, 16)
+    index_pending(database, shared_embedding_model(), index, 16)
+    return index
+
+
+@pytest.fixture
+def retriever(database: Database, index: VectorIndex, settings: Settings) -> Retriever:
+    model = shared_embedding_model()
     return Retriever(database, index, lambda text: model.encode([text])[0], settings)
 
 
@@ -92,6 +98,16 @@ def test_hybrid_finds_a_paraphrase_and_a_keyword(retriever: Retriever) -> None:
 
 
 @pytest.mark.slow
+def test_a_paraphrase_only_vectors_find_can_come_first(retriever: Retriever) -> None:
+    # No word in common with any message: the meaning alone decides, and it is not
+    # outweighed by how recent the other messages are.
+    for question in ("Do I have any pets?", "Which animal lives with me?"):
+        found = retriever.search(question, k=3, now=NOW, touch=False)
+        assert found[0].text == "I adopted a grey cat from the shelter and named her Pixel."
+        assert found[0].why.startswith("matched by vector;")
+
+
+@pytest.mark.slow
 def test_bm25_alone_misses_what_only_the_meaning_finds(retriever: Retriever) -> None:
     cat = "I adopted a grey cat from the shelter and named her Pixel."
     assert cat not in _texts(retriever.search("Do I have any pets?", k=3, mode="bm25", now=NOW))
@@ -106,6 +122,56 @@ def test_a_date_in_the_question_favours_memories_from_then(retriever: Retriever)
     # Two months ago, the risotto is the answer instead.
     found = retriever.search("What did I cook two months ago?", k=2, now=NOW)
     assert found[0].text.startswith("I made a mushroom risotto")
+
+
+@pytest.mark.slow
+def test_a_date_for_one_part_of_a_question_does_not_bury_the_other(
+        retriever: Retriever) -> None:
+    # "last week" is about the cooking only; the wedding was mentioned months ago and is
+    # still the best match for the other half.
+    found = retriever.search("Where is Clara's wedding, and what did I cook last week?",
+                             k=2, now=NOW, touch=False)
+    assert set(_texts(found)) == {
+        "Tonight I cooked a spicy lentil curry with coconut milk.",
+        "My sister Clara is getting married in Porto next spring."}
+
+
+@pytest.mark.slow
+def test_the_question_is_embedded_once_per_search(database: Database, index: VectorIndex,
+                                                  settings: Settings) -> None:
+    model = shared_embedding_model()
+    asked: list[str] = []
+
+    def embed(text: str):
+        asked.append(text)
+        return model.encode([text])[0]
+
+    retriever = Retriever(database, index, embed, settings)
+    found = retriever.search("What did I cook last week?", k=2, now=NOW, touch=False)
+    assert found[0].text == "Tonight I cooked a spicy lentil curry with coconut milk."
+    assert len(asked) == 1
+    assert "last week" not in asked[0]
+
+
+def test_a_date_finds_keywords_from_then_when_ids_do_not_follow_times(
+        database: Database, conversation: dict[str, int], settings: Settings,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Imported history gets ids after today's messages; the search within the range
+    # still finds it where the search over everything keeps only better matches.
+    store = MessageStore(database)
+    old = store.append(persistent_session_id(database), "user",
+                       "After a long day in the garden with the whole family I cooked a "
+                       "big pot of chilli for the neighbours and we ate outside.")
+    with write_transaction(database.connection()) as connection:
+        connection.execute("UPDATE messages SET created_at = ? WHERE id = ?",
+                           (NOW - 400 * DAY, old.id))
+    monkeypatch.setattr(retrieval, "CANDIDATES", 1)
+    keywords_only = Retriever(database, None, None, settings)
+    assert keywords_only.search("What did I cook?", k=1, mode="bm25", now=NOW,
+                                touch=False)[0].id != old.id
+    found = keywords_only.search("What did I cook in 2025?", k=1, now=NOW, touch=False)
+    assert found[0].id == old.id
+    assert "from 'in 2025'" in found[0].why
 
 
 @pytest.mark.slow

@@ -22,11 +22,11 @@ from nexus_desktop.paths import AppPaths
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 DATA = BENCHMARKS / "retrieval_data"
 # Measured on the dataset of 135 questions (BENCHMARKS.md, "Memory retrieval"): hybrid
-# recall@10 0.905, BM25 only 0.706, vectors only 0.791. The floor sits 0.055 below the
+# recall@10 0.920, BM25 only 0.706, vectors only 0.791. The floor sits 0.055 below the
 # measured figure, about seven questions' worth, so that thread counts or CPU kernels that
 # flip near-tied ranks do not fail it, while losing the date handling (temporal recall
 # falls from 0.99 to the BM25/vector level) or the fusion does.
-HYBRID_RECALL_10_FLOOR = 0.85
+HYBRID_RECALL_10_FLOOR = 0.865
 
 
 def load_module(name: str, path: Path) -> ModuleType:
@@ -83,6 +83,8 @@ def test_hybrid_recall_beats_keywords_and_vectors(bench: ModuleType, paths: AppP
     assert hybrid > bm25, shown
     assert hybrid > vector, shown
     assert hybrid >= HYBRID_RECALL_10_FLOOR, shown
-    # Dates in questions are what keywords and vectors cannot use at all.
-    temporal = {mode: table[mode]["temporal"]["recall@10"] for mode in bench.MODES}
-    assert temporal["hybrid"] > max(temporal["bm25"], temporal["vector"]), temporal
+    # Dates in questions are what keywords and vectors cannot use at all; questions that
+    # join two memories need both the words and the meaning.
+    for kind in ("temporal", "multi-hop"):
+        by_mode = {mode: table[mode][kind]["recall@10"] for mode in bench.MODES}
+        assert by_mode["hybrid"] > max(by_mode["bm25"], by_mode["vector"]), (kind, by_mode)

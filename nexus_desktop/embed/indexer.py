@@ -1,5 +1,10 @@
 """Keeping the vector index complete: which messages, facts and summaries still need a
-vector, and the background thread that embeds them in batches so the user never waits."""
+vector, and the background thread that embeds them in batches so the user never waits.
+
+A message compressed before it got its vector is embedded from its archived original,
+not from the summary that replaced it in ``messages``: search should find it by what was
+said, as the archive's full-text index does.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,13 @@ import threading
 import time
 from collections.abc import Callable
 
+import apsw
 import numpy as np
 
 from nexus_desktop.embed.model import EmbeddingModel
 from nexus_desktop.embed.vectors import KINDS, VectorIndex
+from nexus_desktop.errors import StoreError
+from nexus_desktop.store.archive import original
 from nexus_desktop.store.connection import translate_errors
 from nexus_desktop.store.database import Database
 
@@ -32,8 +40,11 @@ _PENDING = {
                           WHERE e.kind = 'summary' AND e.item_id = s.id AND e.model = :model)
         ORDER BY s.id LIMIT :limit""",
     # Newest first: the current conversation becomes searchable before an old backlog.
+    # The third column says whether the archive holds the message's original text.
     "message": """
-        SELECT m.id, m.content FROM messages m
+        SELECT m.id, m.content,
+               EXISTS (SELECT 1 FROM message_archive a WHERE a.message_id = m.id)
+        FROM messages m
         WHERE m.id > :after AND m.status IN ('complete', 'cancelled', 'interrupted')
           AND trim(m.content, char(32, 9, 10, 13)) != ''
           AND NOT EXISTS (SELECT 1 FROM embeddings e
@@ -63,9 +74,24 @@ def pending_items(database: Database, model_name: str, limit: int,
                 break
             rows = connection.execute(_PENDING[kind], {
                 "model": model_name, "limit": limit - len(items), "after": after_id,
-                "now": time.time()})
+                "now": time.time()}).fetchall()
+            if kind == "message":
+                rows = [(item_id, _original_text(connection, item_id, text) if archived
+                         else text) for item_id, text, archived in rows]
             items.extend((kind, item_id, text) for item_id, text in rows)
     return items
+
+
+def _original_text(connection: apsw.Connection, message_id: int, content: str) -> str:
+    """The archived original of a compressed message, or ``content`` (its summary) when
+    the archive row is damaged: a vector of the summary beats none, and the damage is
+    for `doctor` to report."""
+    try:
+        return original(connection, message_id) or content
+    except StoreError:
+        log.warning("the archived original of message %d is damaged; embedding its summary",
+                    message_id)
+        return content
 
 
 def settled_message_id(database: Database, after_id: int) -> int:

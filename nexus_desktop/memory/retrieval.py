@@ -1,11 +1,36 @@
 """Hybrid recall over the whole conversation: keywords and meaning, fused and re-ranked.
 
-Keyword hits (FTS5/BM25 over messages, archived originals, facts and summaries) and
-vector hits (all-MiniLM-L6-v2) are fused by reciprocal rank, then re-ranked by relevance,
-recency (decay since the memory was last used) and importance, with a date named in the
-question ("last week", "in May") favouring memories from then. One hop along links (a
-reply and its question, a fact and the message it came from, a summary and what it
-summarises) brings in neighbours of the best hits.
+**Sources.** Keyword hits come from FTS5/BM25 over messages, archived originals, facts
+and summaries; hits by meaning from the vector index (all-MiniLM-L6-v2), the question
+embedded once per search. When the question names a date ("last week", "in May"), each
+source also looks inside that range: BM25 a second time restricted to the range, the
+vector search one deeper scan whose hits from the range are kept as well. A common word's
+best matches, or the nearest neighbours of a vague question, may otherwise all come from
+other times.
+
+**Relevance** is a weighted sum of the two sources' own scores, each divided by the best
+score that source gave for this question: ``0.5 * bm25 / best bm25 + 0.5 * cosine / best
+cosine``, a source counting 0 for a memory it did not find (and having no say at all when
+it found nothing). Scores rather than ranks: under reciprocal rank fusion a memory only one
+source finds, even first, scored below one both find fifth, so the best paraphrase (found
+by vectors alone) lost to messages sharing a name with the question, and hybrid found less
+than vectors alone on single-hop questions. Dividing by the best puts both sources on the
+same 0..1 scale whatever the question's words; equal weights, because neither source is
+the better one on every kind of question. These are round values from the middle of the
+ranges tried, not the peak of a fine search: on the recall evaluation (benchmarks/
+bench_retrieval.py; BENCHMARKS.md, "Memory retrieval") vector weights from 0.4 to 0.6
+and date boosts from 2 to 5 give recall@10 from 0.90 to 0.92.
+
+**Dates** multiply relevance: a memory from the range counts ``1 + IN_RANGE_BOOST`` times
+as relevant as one from another time, rather than gaining a fixed bonus. A fixed bonus put
+every loosely related memory from the range above the best match from elsewhere, which buried
+the other half of a question whose date applies to one part only ("what did the dog who
+stole a prawn at the party eat in July?": the party was in April). A multiple still lets a
+memory from another time win when it is several times as relevant.
+
+**Ranking**: relevance, recency (decay since the memory was last used) and importance, in
+fixed shares. Then one hop along links (a reply and its question, a fact and the message
+it came from, a summary and what it summarises) brings in neighbours of the best hits.
 """
 
 from __future__ import annotations
@@ -13,8 +38,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,14 +54,20 @@ log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "bm25", "vector")
 KINDS = ("message", "fact", "summary")
-# Reciprocal rank fusion's damping constant, the usual choice from the RRF paper.
-RRF_K = 60
 # How many candidates each source contributes before fusion.
 CANDIDATES = 50
-# Share of the final score: how well it matches, how recently it was used, how important.
+# BM25 ranks this many times CANDIDATES messages before the few it must skip (system
+# messages, failed replies) are dropped: ranking first and reading the rows after is what
+# keeps a common word cheap at 100k messages.
+KEYWORD_SLACK = 2
+# With a date, the vector scan goes this many times deeper to find hits from the range.
+DEEP = 6
+# Shares of relevance: keywords and meaning.
+W_KEYWORD, W_VECTOR = 0.5, 0.5
+# Shares of the final score: how well it matches, how recently it was used, how important.
 W_RELEVANCE, W_RECENCY, W_IMPORTANCE = 0.75, 0.10, 0.15
-# A memory from the time the question names counts this much more.
-IN_RANGE_BONUS = 0.5
+# A memory from the time the question names counts 1 + this times as relevant.
+IN_RANGE_BOOST = 3.0
 # A neighbour reached over a link gets this share of the score of the hit it hangs off.
 HOP_SHARE = 0.5
 DEFAULT_IMPORTANCE = 0.3
@@ -72,10 +103,27 @@ class Memory:
 class _Candidate:
     kind: str
     id: int
-    ranks: dict[str, int] = field(default_factory=dict)
-    hop_from: tuple[str, int] | None = None
+    bm25: float | None = None
+    cosine: float | None = None
     score: float = 0.0
-    why: list[str] = field(default_factory=list)
+    # Relevance, recency and importance, and the date phrase when it is from then: the
+    # explanation is written only for the memories returned.
+    factors: tuple[float, float, float] | None = None
+    date_phrase: str | None = None
+    linked_to: tuple[str, int] | None = None
+
+    def why(self) -> str:
+        if self.linked_to is not None:
+            return f"linked to {self.linked_to[0]} #{self.linked_to[1]}"
+        sources = [name for name, value in (("bm25", self.bm25), ("vector", self.cosine))
+                   if value is not None]
+        parts = [f"matched by {' + '.join(sources)}"]
+        if self.factors is not None:
+            parts += [f"{name} {value:.2f}" for name, value in
+                      zip(("relevance", "recency", "importance"), self.factors, strict=True)]
+        if self.date_phrase is not None:
+            parts.append(f"from {self.date_phrase!r}")
+        return "; ".join(parts)
 
 
 def keyword_query(text: str) -> str | None:
@@ -114,13 +162,9 @@ class Retriever:
         with translate_errors(self.database.path):
             candidates: dict[tuple[str, int], _Candidate] = {}
             if mode in ("hybrid", "bm25"):
-                self._add(candidates, "bm25", self._keyword_hits(text, kinds, None))
+                self._keyword_hits(candidates, text, kinds, found)
             if mode in ("hybrid", "vector"):
-                self._add(candidates, "vector", self._vector_hits(text, kinds, None, CANDIDATES))
-            if found is not None:
-                self._add(candidates, "bm25 in range", self._keyword_hits(text, kinds, found))
-                self._add(candidates, "vector in range",
-                          self._vector_hits(text, kinds, found, CANDIDATES * 6))
+                self._vector_hits(candidates, text, kinds, found)
             for key in exclude:
                 candidates.pop(key, None)
             if not candidates:
@@ -128,75 +172,105 @@ class Retriever:
             details = self._details(candidates)
             ranked = self._rank(candidates, details, mode, found, now)
             if mode == "hybrid":
-                ranked = self._hop(ranked, details, kinds, k, set(exclude), now)
+                ranked = self._hop(ranked, details, kinds, k, set(exclude))
             chosen = ranked[:k]
-            memories = [self._memory(c, details, now) for c in chosen]
+            memories = [self._memory(c, details) for c in chosen]
             if touch:
                 self._touch(memories, now)
         return memories
 
     # ---------------------------------------------------------------- candidate sources
 
-    @staticmethod
-    def _add(candidates: dict[tuple[str, int], _Candidate], source: str,
-             hits: Iterable[tuple[str, int]]) -> None:
-        for rank, (kind, item_id) in enumerate(hits):
-            candidate = candidates.setdefault((kind, item_id), _Candidate(kind, item_id))
-            candidate.ranks.setdefault(source, rank)
-
-    def _keyword_hits(self, text: str, kinds: Collection[str], window: TimeRange | None
-                      ) -> list[tuple[str, int]]:
+    def _keyword_hits(self, candidates: dict[tuple[str, int], _Candidate], text: str,
+                      kinds: Collection[str], found: TimeRange | None) -> None:
         match = keyword_query(text)
         if match is None:
-            return []
+            return
+        for window in (None, found) if found is not None else (None,):
+            for key, score in self._keyword_pass(match, kinds, window):
+                candidates.setdefault(key, _Candidate(*key)).bm25 = score
+
+    def _keyword_pass(self, match: str, kinds: Collection[str], window: TimeRange | None
+                      ) -> list[tuple[tuple[str, int], float]]:
+        """The best BM25 matches, over everything or within ``window``; bm25() is lower
+        for better matches and does not depend on the window."""
         connection = self.database.connection()
         scored: dict[tuple[str, int], float] = {}
-        span = "" if window is None else " AND m.created_at >= ? AND m.created_at < ?"
-        bounds: tuple[float, ...] = () if window is None else (window.start, window.end)
         if "message" in kinds:
-            for table in ("messages_fts", "message_archive_fts"):
-                rows = connection.execute(
-                    f"SELECT m.id, bm25({table}) FROM {table} JOIN messages AS m "
-                    f"ON m.id = {table}.rowid WHERE {table} MATCH ? AND m.role != 'system' "
-                    f"AND m.status IN {_SHOWN}{span} ORDER BY bm25({table}) LIMIT ?",
-                    (match, *bounds, CANDIDATES))
-                for message_id, rank in rows:
-                    key = ("message", message_id)
-                    scored[key] = min(scored.get(key, 0.0), rank)
+            for message_id, score in self._message_matches(match, window):
+                key = ("message", message_id)
+                scored[key] = min(scored.get(key, 0.0), score)
         if "fact" in kinds and window is None:
-            for fact_id, rank in connection.execute(
+            for fact_id, score in connection.execute(
                     "SELECT f.id, bm25(facts_fts) FROM facts_fts JOIN facts AS f "
                     "ON f.id = facts_fts.rowid WHERE facts_fts MATCH ? AND f.status = 'active' "
                     "ORDER BY bm25(facts_fts) LIMIT ?", (match, CANDIDATES)):
-                scored[("fact", fact_id)] = rank
+                scored[("fact", fact_id)] = score
         if "summary" in kinds:
-            summary_span = "" if window is None else " AND s.last_at >= ? AND s.first_at < ?"
-            for summary_id, rank in connection.execute(
+            span = "" if window is None else " AND s.last_at >= ? AND s.first_at < ?"
+            bounds = () if window is None else (window.start, window.end)
+            for summary_id, score in connection.execute(
                     "SELECT s.id, bm25(summaries_fts) FROM summaries_fts JOIN summaries AS s "
-                    f"ON s.id = summaries_fts.rowid WHERE summaries_fts MATCH ?{summary_span} "
+                    f"ON s.id = summaries_fts.rowid WHERE summaries_fts MATCH ?{span} "
                     "ORDER BY bm25(summaries_fts) LIMIT ?", (match, *bounds, CANDIDATES)):
-                scored[("summary", summary_id)] = rank
-        # bm25() is lower for better matches.
-        return sorted(scored, key=scored.__getitem__)[:CANDIDATES]
+                scored[("summary", summary_id)] = score
+        return sorted(scored.items(), key=lambda item: item[1])[:CANDIDATES]
 
-    def _vector_hits(self, text: str, kinds: Collection[str], window: TimeRange | None,
-                     depth: int) -> list[tuple[str, int]]:
+    def _message_matches(self, match: str, window: TimeRange | None
+                         ) -> list[tuple[int, float]]:
+        """(message id, bm25) from the messages and the archived originals."""
+        connection = self.database.connection()
+        shown = f"m.role != 'system' AND m.status IN {_SHOWN}"
+        found: list[tuple[int, float]] = []
+        if window is not None:
+            first, last = connection.execute(
+                "SELECT min(id), max(id) FROM messages WHERE created_at >= ? AND created_at < ?",
+                (window.start, window.end)).fetchone()
+            if first is None:
+                return found
+        for table in ("messages_fts", "message_archive_fts"):
+            if window is None:
+                # Ranked inside FTS5 first, so only the best rows are read from messages
+                # (CROSS JOIN: in that order).
+                rows = connection.execute(
+                    f"SELECT m.id, r.score FROM (SELECT rowid AS id, bm25({table}) AS score "
+                    f"FROM {table} WHERE {table} MATCH ? ORDER BY score LIMIT ?) AS r "
+                    f"CROSS JOIN messages AS m ON m.id = r.id WHERE {shown}",
+                    (match, CANDIDATES * KEYWORD_SLACK))
+            else:
+                # The range's span of ids lets FTS5 skip the rest of each word's list; the
+                # times are still checked, as ids follow times only where nothing was
+                # imported later.
+                rows = connection.execute(
+                    f"SELECT m.id, bm25({table}) FROM {table} JOIN messages AS m "
+                    f"ON m.id = {table}.rowid WHERE {table} MATCH ? AND {table}.rowid "
+                    f"BETWEEN ? AND ? AND m.created_at >= ? AND m.created_at < ? AND {shown} "
+                    f"ORDER BY bm25({table}) LIMIT ?",
+                    (match, first, last, window.start, window.end, CANDIDATES))
+            found += rows
+        return found
+
+    def _vector_hits(self, candidates: dict[tuple[str, int], _Candidate], text: str,
+                     kinds: Collection[str], found: TimeRange | None) -> None:
+        """The nearest in meaning; with a date, one deeper scan also gives the nearest
+        messages from the range."""
         if self.index is None or self.embed_query is None or not len(self.index):  # type: ignore[arg-type]
-            return []
-        wanted = [kind for kind in kinds if window is None or kind == "message"]
+            return
         try:
             query = self.embed_query(text)
         except NexusError:
             # Without the embedding model, recall still works by keywords.
             log.exception("embedding a query failed; searching by keywords only")
-            return []
-        hits = self.index.search(query, depth, wanted)  # type: ignore[attr-defined]
-        pairs = [(kind, item_id) for kind, item_id, _score in hits]
-        if window is None:
-            return pairs[:CANDIDATES]
-        ids = [item_id for _kind, item_id in pairs]
-        inside = self._message_ids_in(ids, window)
-        return [pair for pair in pairs if pair[1] in inside][:CANDIDATES]
+            return
+        depth = CANDIDATES if found is None else CANDIDATES * DEEP
+        hits = self.index.search(query, depth, kinds)  # type: ignore[attr-defined]
+        chosen = hits[:CANDIDATES]
+        if found is not None:
+            rest = [hit for hit in hits[CANDIDATES:] if hit[0] == "message"]
+            inside = self._message_ids_in([hit[1] for hit in rest], found)
+            chosen += [hit for hit in rest if hit[1] in inside][:CANDIDATES]
+        for kind, item_id, cosine in chosen:
+            candidates.setdefault((kind, item_id), _Candidate(kind, item_id)).cosine = cosine
 
     def _message_ids_in(self, ids: list[int], window: TimeRange) -> set[int]:
         if not ids:
@@ -239,25 +313,33 @@ class Retriever:
               details: dict[tuple[str, int], dict], mode: str, found: TimeRange | None,
               now: float) -> list[_Candidate]:
         alive = [c for key, c in candidates.items() if key in details]
+        # bm25() is negative, lower for better matches; a cosine can be below 0.
+        best_bm25 = min((c.bm25 for c in alive if c.bm25 is not None), default=0.0)
+        best_cosine = max((c.cosine for c in alive if c.cosine is not None), default=0.0)
+        # A source that found nothing (no word in common, no vectors yet) has no say.
+        w_keyword = W_KEYWORD if best_bm25 < 0 else 0.0
+        w_vector = W_VECTOR if best_cosine > 0 else 0.0
+        total = (w_keyword + w_vector) or 1.0
         for candidate in alive:
-            candidate.score = sum(1 / (RRF_K + rank + 1) for rank in candidate.ranks.values())
-        if mode != "hybrid" or not alive:
+            keyword = candidate.bm25 / best_bm25 if candidate.bm25 is not None \
+                and w_keyword else 0.0
+            meaning = max(0.0, candidate.cosine) / best_cosine \
+                if candidate.cosine is not None and w_vector else 0.0
+            candidate.score = (w_keyword * keyword + w_vector * meaning) / total
+        if mode != "hybrid":
             return sorted(alive, key=lambda c: -c.score)
-        best = max(c.score for c in alive)
         for candidate in alive:
             info = details[(candidate.kind, candidate.id)]
-            relevance = candidate.score / best
+            relevance = candidate.score
+            inside = found is not None and found.start <= info["created_at"] < found.end
             recency = self._recency(info, now)
             importance = info["importance"] if info["importance"] is not None \
                 else DEFAULT_IMPORTANCE
-            candidate.score = (W_RELEVANCE * relevance + W_RECENCY * recency
-                               + W_IMPORTANCE * importance)
-            candidate.why = [f"matched by {' + '.join(sorted(candidate.ranks))}",
-                             f"relevance {relevance:.2f}", f"recency {recency:.2f}",
-                             f"importance {importance:.2f}"]
-            if found is not None and found.start <= info["created_at"] < found.end:
-                candidate.score += IN_RANGE_BONUS
-                candidate.why.append(f"from {found.phrase!r}")
+            candidate.score = (W_RELEVANCE * relevance * (1 + IN_RANGE_BOOST * inside)
+                               + W_RECENCY * recency + W_IMPORTANCE * importance)
+            candidate.factors = (relevance, recency, importance)
+            if inside:
+                candidate.date_phrase = found.phrase  # type: ignore[union-attr]
         return sorted(alive, key=lambda c: -c.score)
 
     def _recency(self, info: dict, now: float) -> float:
@@ -266,21 +348,22 @@ class Retriever:
         return float(0.5 ** (age_days / self.half_life_days))
 
     def _hop(self, ranked: list[_Candidate], details: dict[tuple[str, int], dict],
-             kinds: Collection[str], k: int, excluded: set[tuple[str, int]],
-             now: float) -> list[_Candidate]:
+             kinds: Collection[str], k: int, excluded: set[tuple[str, int]]
+             ) -> list[_Candidate]:
         """Add the linked neighbours of the top ``k`` hits, then rank again."""
         present = {(c.kind, c.id) for c in ranked}
         added: dict[tuple[str, int], _Candidate] = {}
-        for candidate in ranked[:k]:
-            for neighbour in self._neighbours(candidate, details):
+        top = ranked[:k]
+        neighbours = self._neighbours(top, details)
+        for candidate in top:
+            for neighbour in neighbours[(candidate.kind, candidate.id)]:
                 if neighbour in present or neighbour in excluded or neighbour[0] not in kinds:
                     continue
                 hop = added.get(neighbour)
                 share = candidate.score * HOP_SHARE
                 if hop is None or hop.score < share:
                     added[neighbour] = _Candidate(
-                        *neighbour, hop_from=(candidate.kind, candidate.id), score=share,
-                        why=[f"linked to {candidate.kind} #{candidate.id}"])
+                        *neighbour, score=share, linked_to=(candidate.kind, candidate.id))
         if not added:
             return ranked
         details.update(self._details(list(added)))
@@ -288,36 +371,46 @@ class Retriever:
                 and (key[0] != "message" or details[key]["text"].strip())]
         return sorted([*ranked, *hops], key=lambda c: -c.score)
 
-    def _neighbours(self, candidate: _Candidate, details: dict[tuple[str, int], dict]
-                    ) -> list[tuple[str, int]]:
-        info = details[(candidate.kind, candidate.id)]
+    def _neighbours(self, hits: list[_Candidate], details: dict[tuple[str, int], dict]
+                    ) -> dict[tuple[str, int], list[tuple[str, int]]]:
+        """Each hit's neighbours: the message a message replies to and up to two replies,
+        a fact's source message, and up to eight linked memories. A few queries for all
+        the hits together."""
         connection = self.database.connection()
-        found: list[tuple[str, int]] = []
-        if candidate.kind == "message":
-            if info["link"] is not None:
-                found.append(("message", info["link"]))
-            found += [("message", row[0]) for row in connection.execute(
-                "SELECT id FROM messages WHERE reply_to = ? AND status IN "
-                f"{_SHOWN} LIMIT 2", (candidate.id,))]
-        elif candidate.kind == "fact" and info["link"] is not None:
-            found.append(("message", info["link"]))
-        found += [(row[0], row[1]) for row in connection.execute(
-            "SELECT dst_kind, dst_id FROM links WHERE src_kind = ? AND src_id = ? "
-            "AND relation != 'summary_of' UNION SELECT src_kind, src_id FROM links "
-            "WHERE dst_kind = ? AND dst_id = ? LIMIT 8",
-            (candidate.kind, candidate.id, candidate.kind, candidate.id))]
+        found: dict[tuple[str, int], list[tuple[str, int]]] = {}
+        by_kind: dict[str, list[int]] = {}
+        for hit in hits:
+            link = details[(hit.kind, hit.id)]["link"]
+            found[(hit.kind, hit.id)] = [("message", link)] if link is not None \
+                and hit.kind in ("message", "fact") else []
+            by_kind.setdefault(hit.kind, []).append(hit.id)
+        replies: dict[tuple[str, int], list[tuple[str, int]]] = {}
+        linked: dict[tuple[str, int], list[tuple[str, int]]] = {}
+        for kind, ids in by_kind.items():
+            marks = ",".join("?" * len(ids))
+            if kind == "message":
+                for reply_to, reply in connection.execute(
+                        f"SELECT reply_to, id FROM messages WHERE reply_to IN ({marks}) "
+                        f"AND status IN {_SHOWN} ORDER BY id", ids):
+                    replies.setdefault(("message", reply_to), []).append(("message", reply))
+            for own_id, other_kind, other_id in connection.execute(
+                    f"SELECT src_id, dst_kind, dst_id FROM links WHERE src_kind = ? AND src_id "
+                    f"IN ({marks}) AND relation != 'summary_of' UNION SELECT dst_id, src_kind, "
+                    f"src_id FROM links WHERE dst_kind = ? AND dst_id IN ({marks})",
+                    (kind, *ids, kind, *ids)):
+                linked.setdefault((kind, own_id), []).append((other_kind, other_id))
+        for key, neighbours in found.items():
+            neighbours += replies.get(key, [])[:2] + linked.get(key, [])[:8]
         return found
 
     # ---------------------------------------------------------------- results
 
     @staticmethod
-    def _memory(candidate: _Candidate, details: dict[tuple[str, int], dict],
-                now: float) -> Memory:
+    def _memory(candidate: _Candidate, details: dict[tuple[str, int], dict]) -> Memory:
         info = details[(candidate.kind, candidate.id)]
-        why = "; ".join(candidate.why) or f"matched by {' + '.join(sorted(candidate.ranks))}"
         return Memory(candidate.kind, candidate.id, info["text"], info["created_at"],
                       info["role"], info["speaker"], info["external_id"],
-                      round(candidate.score, 4), why)
+                      round(candidate.score, 4), candidate.why())
 
     def _touch(self, memories: list[Memory], now: float) -> None:
         """Count the use of what was recalled: recency decays from the last use."""

@@ -104,6 +104,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX messages_by_external_id ON messages(external_id)
             WHERE external_id IS NOT NULL;
         CREATE INDEX messages_by_tier ON messages(tier, id);
+        -- Retrieval follows a found message to its replies.
+        CREATE INDEX messages_by_reply_to ON messages(reply_to) WHERE reply_to IS NOT NULL;
 
         -- Sentence vectors (all-MiniLM-L6-v2, float16, L2-normalised) of messages, facts and
         -- summaries, written by the index thread; the in-memory index is built from here.
