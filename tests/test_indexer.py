@@ -280,3 +280,33 @@ def test_a_message_compressed_before_its_vector_is_embedded_from_its_original(
         "SELECT vector FROM embeddings WHERE kind = 'message' AND item_id = ?", (ids[0],)
     ).get, dtype=np.float16)
     np.testing.assert_allclose(stored, model.encode([said[0]])[0], atol=1e-3)
+
+
+def test_messages_about_the_same_topic_are_linked(paths) -> None:
+    from nexus_desktop.embed.indexer import SAME_TOPIC, index_pending
+    from nexus_desktop.embed.model import BUNDLED_NAME
+    from nexus_desktop.embed.shared import shared_embedding_model
+    from nexus_desktop.embed.vectors import VectorIndex
+    from nexus_desktop.store.database import Database
+    from nexus_desktop.store.messages import MessageStore
+    from nexus_desktop.store.sessions import persistent_session_id
+
+    database = Database(paths.database, paths.backups_dir)
+    database.open()
+    try:
+        store = MessageStore(database)
+        session = persistent_session_id(database)
+        ids = [store.append(session, "user", text).id for text in (
+            "My beagle Biscuit chewed the sofa again today.",
+            "The train to Lyon was delayed by an hour.",
+            "Biscuit the beagle keeps chewing on the sofa cushions.",
+        )]
+        index = VectorIndex(database, BUNDLED_NAME)
+        index.load()
+        index_pending(database, shared_embedding_model(), index, 8)
+        links = database.connection().execute(
+            "SELECT src_id, dst_id, weight FROM links WHERE relation = 'same_topic'").fetchall()
+    finally:
+        database.close()
+    assert [(src, dst) for src, dst, _ in links] == [(ids[2], ids[0])]
+    assert links[0][2] >= SAME_TOPIC

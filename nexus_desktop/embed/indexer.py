@@ -20,10 +20,15 @@ from nexus_desktop.embed.model import EmbeddingModel
 from nexus_desktop.embed.vectors import KINDS, VectorIndex
 from nexus_desktop.errors import StoreError
 from nexus_desktop.store.archive import original
-from nexus_desktop.store.connection import translate_errors
+from nexus_desktop.store.connection import translate_errors, write_transaction
 from nexus_desktop.store.database import Database
 
 log = logging.getLogger(__name__)
+
+# Two messages at least this similar (all-MiniLM-L6-v2 cosine) are about the same topic.
+SAME_TOPIC = 0.7
+# How many same-topic neighbours a new message is linked to, at most.
+TOPIC_NEIGHBOURS = 2
 
 # A fact changed after it was embedded (an edit) is embedded again; a change stamped in
 # the future (the clock was set back) waits for its time rather than repeating forever.
@@ -125,7 +130,34 @@ def index_batch(database: Database, model: EmbeddingModel, index: VectorIndex,
         rows = [row for row, item in enumerate(items) if item[0] == kind]
         if rows:
             index.add(kind, [items[row][1] for row in rows], vectors[rows], created_at=read_at)
+    messages = [row for row, item in enumerate(items) if item[0] == "message"]
+    if messages:
+        link_same_topic(database, index, [items[row][1] for row in messages], vectors[messages])
     return len(items)
+
+
+def link_same_topic(database: Database, index: VectorIndex, ids: list[int],
+                    vectors: np.ndarray) -> int:
+    """Link each message to its nearest others when they are about the same topic, so
+    that retrieval, finding one, can follow the link to the other; returns the links made.
+
+    A link joins the newer message (source) to the older (destination), once.
+    """
+    now = time.time()
+    rows = set()
+    for item_id, vector in zip(ids, vectors, strict=True):
+        for _kind, other, cosine in index.search(vector, TOPIC_NEIGHBOURS + 1, ("message",)):
+            if other != item_id and cosine >= SAME_TOPIC:
+                rows.add((max(item_id, other), min(item_id, other), round(float(cosine), 4)))
+    if not rows:
+        return 0
+    connection = database.connection()
+    with translate_errors(database.path), write_transaction(connection):
+        connection.executemany(
+            "INSERT OR IGNORE INTO links(src_kind, src_id, relation, dst_kind, dst_id, weight, "
+            "created_at) VALUES ('message', ?, 'same_topic', 'message', ?, ?, ?)",
+            [(*row, now) for row in rows])
+    return len(rows)
 
 
 def index_pending(database: Database, model: EmbeddingModel, index: VectorIndex,
