@@ -15,6 +15,7 @@ import tqdm
 
 from nexus_desktop.config import Settings
 from nexus_desktop.paths import AppPaths, app_paths
+from nexus_desktop.store.database import Database
 
 # Set before any test imports huggingface_hub, which reads them once: no test may reach
 # the network, and the client's cache and token are never the developer's own.
@@ -64,6 +65,15 @@ def paths(isolated_home: Path) -> AppPaths:
 @pytest.fixture
 def settings(paths: AppPaths) -> Settings:
     return Settings(paths.user_config)
+
+
+@pytest.fixture
+def db(paths: AppPaths) -> Iterator[Database]:
+    """The app's real database file in this test's home, opened (migrated) and closed."""
+    database = Database(paths.database, paths.backups_dir)
+    database.open()
+    yield database
+    database.close()
 
 
 @pytest.fixture(scope="session")

@@ -5,26 +5,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import apsw
 import pytest
 
 from nexus_desktop.errors import FactError, FactNotFoundError
 from nexus_desktop.memory.facts import FactCandidate, extract_facts
-from nexus_desktop.paths import AppPaths
 from nexus_desktop.store.database import Database
 from nexus_desktop.store.facts import Fact, FactStore
 from nexus_desktop.store.messages import MessageStore
 from nexus_desktop.store.sessions import persistent_session_id
-
-
-@pytest.fixture
-def db(paths: AppPaths) -> Iterator[Database]:
-    database = Database(paths.database, paths.backups_dir)
-    database.open()
-    yield database
-    database.close()
 
 
 @pytest.fixture

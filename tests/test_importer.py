@@ -5,7 +5,6 @@ time, role, speaker and id, in time order, and importing the same ids again adds
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
@@ -15,16 +14,7 @@ import pytest
 from nexus_desktop.errors import InputError
 from nexus_desktop.memory.importer import BATCH_LINES, import_jsonl
 from nexus_desktop.memory.session import PersistentSession
-from nexus_desktop.paths import AppPaths
 from nexus_desktop.store.database import Database
-
-
-@pytest.fixture
-def db(paths: AppPaths) -> Iterator[Database]:
-    database = Database(paths.database, paths.backups_dir)
-    database.open()
-    yield database
-    database.close()
 
 
 @pytest.fixture

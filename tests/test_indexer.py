@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -27,14 +26,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def model() -> EmbeddingModel:
     return EmbeddingModel.load()
-
-
-@pytest.fixture
-def db(paths: AppPaths) -> Iterator[Database]:
-    database = Database(paths.database, paths.backups_dir)
-    database.open()
-    yield database
-    database.close()
 
 
 @pytest.fixture

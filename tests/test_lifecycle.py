@@ -11,7 +11,6 @@ import random
 import threading
 import time
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -39,14 +38,6 @@ NOW = 1_750_000_000.0
 WORDS = ("river", "stone", "cloud", "lamp", "garden", "violin", "copper", "meadow", "harbor",
          "lantern", "orbit", "maple", "pepper", "canyon", "saddle", "thimble", "walrus",
          "quartz", "nebula", "tundra")
-
-
-@pytest.fixture
-def db(paths: AppPaths) -> Iterator[Database]:
-    database = Database(paths.database, paths.backups_dir)
-    database.open()
-    yield database
-    database.close()
 
 
 def sentence(rng: random.Random, n: int) -> str:

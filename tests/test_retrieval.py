@@ -13,7 +13,6 @@ from nexus_desktop.embed.shared import shared_embedding_model
 from nexus_desktop.embed.vectors import VectorIndex
 from nexus_desktop.memory import retrieval
 from nexus_desktop.memory.retrieval import Retriever, keyword_query
-from nexus_desktop.paths import AppPaths
 from nexus_desktop.store.archive import archive_original
 from nexus_desktop.store.connection import write_transaction
 from nexus_desktop.store.database import Database
@@ -40,11 +39,8 @@ CONVERSATION = [
 
 
 @pytest.fixture
-def database(paths: AppPaths) -> Database:
-    database = Database(paths.database, paths.backups_dir)
-    database.open()
-    yield database
-    database.close()
+def database(db: Database) -> Database:
+    return db
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ import apsw
 import pytest
 
 from nexus_desktop.errors import ReadOnlyStorageError, StorageFullError, StoreError
-from nexus_desktop.paths import AppPaths
 from nexus_desktop.store.connection import open_connection, translate_errors
 from nexus_desktop.store.database import Database
 from nexus_desktop.store.messages import MessageStore
@@ -29,14 +28,6 @@ from nexus_desktop.store.sessions import persistent_session_id
 
 REPO = Path(__file__).resolve().parent.parent
 PROBE = Path(__file__).parent / "helpers" / "readonly_probe.py"
-
-
-@pytest.fixture
-def db(paths: AppPaths) -> Iterator[Database]:
-    database = Database(paths.database, paths.backups_dir)
-    database.open()
-    yield database
-    database.close()
 
 
 # --- a full disk -------------------------------------------------------------------------

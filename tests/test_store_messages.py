@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import apsw
@@ -17,14 +16,6 @@ from nexus_desktop.store.connection import open_connection
 from nexus_desktop.store.database import Database
 from nexus_desktop.store.messages import Message, MessageStore, fts_query
 from nexus_desktop.store.sessions import persistent_session_id
-
-
-@pytest.fixture
-def db(paths: AppPaths) -> Iterator[Database]:
-    database = Database(paths.database, paths.backups_dir)
-    database.open()
-    yield database
-    database.close()
 
 
 @pytest.fixture

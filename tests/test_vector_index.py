@@ -4,7 +4,6 @@ remove, persistence across reopening, growth, bad input, and searching while add
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -14,14 +13,6 @@ from nexus_desktop.paths import AppPaths
 from nexus_desktop.store.database import Database
 
 DIM = 384
-
-
-@pytest.fixture
-def db(paths: AppPaths) -> Iterator[Database]:
-    database = Database(paths.database, paths.backups_dir)
-    database.open()
-    yield database
-    database.close()
 
 
 def unit(count: int, seed: int = 0) -> np.ndarray:
