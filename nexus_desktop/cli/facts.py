@@ -11,6 +11,7 @@ import sys
 from datetime import datetime
 from typing import Any, TextIO
 
+from nexus_desktop.cli.database import opened_database
 from nexus_desktop.config import Settings
 from nexus_desktop.errors import FactError, FactNotFoundError
 from nexus_desktop.paths import AppPaths
@@ -46,19 +47,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run_command(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
     """Open the database, run the chosen action, close the database."""
-    paths.ensure()
-    database = Database(
-        paths.database, paths.backups_dir,
-        backup_keep=settings.get("store.backup_keep"),
-        backup_interval_hours=settings.get("store.backup_interval_hours"),
-    )
-    try:
-        opened = database.open()
-        if opened.recovery is not None:
-            print(opened.recovery.describe(), file=sys.stderr)
+    with opened_database(paths, settings, sys.stderr) as database:
         return run(args, database, sys.stdout)
-    finally:
-        database.close()
 
 
 def run(args: argparse.Namespace, database: Database, out: TextIO,

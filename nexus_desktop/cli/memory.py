@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from nexus_desktop.cli import memory_search
+from nexus_desktop.cli.database import opened_database
 from nexus_desktop.cli.main import EXIT_ERROR, EXIT_OK
 from nexus_desktop.config import Settings
 from nexus_desktop.paths import AppPaths
@@ -60,19 +61,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace, paths: AppPaths, settings: Settings,
         out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """Open the database, run the chosen action, close the database."""
-    paths.ensure()
-    database = Database(
-        paths.database, paths.backups_dir,
-        backup_keep=settings.get("store.backup_keep"),
-        backup_interval_hours=settings.get("store.backup_interval_hours"),
-    )
-    try:
-        opened = database.open()
-        if opened.recovery is not None:
-            print(opened.recovery.describe(), file=err)
+    with opened_database(paths, settings, err) as database:
         return ACTIONS[args.memory_command](MemoryCommand(args, paths, settings, database, out))
-    finally:
-        database.close()
 
 
 def _import(command: MemoryCommand) -> int:
