@@ -11,12 +11,15 @@ from nexus_desktop.engine import Engine, TurnResult
 from nexus_desktop.errors import ConfigError
 from nexus_desktop.llm import generation
 from nexus_desktop.memory.context import Budget, ContextBuilder
+from nexus_desktop.store.connection import write_transaction
 
 
 @pytest.fixture
 def engine(paths, tiny_settings) -> Iterator[Engine]:
     engine = Engine(paths, tiny_settings)
-    engine.open()
+    # No index thread or compaction pass: these tests write history directly and read
+    # back exactly what they wrote.
+    engine.open(background_indexing=False)
     yield engine
     engine.close()
 
@@ -29,7 +32,7 @@ def add_history(engine: Engine, turns: int, text: str = "turn {i}: some words ab
     for i in range(turns):
         rows.append((engine.session.id, "user", text.format(i=i), now + i * 60))
         rows.append((engine.session.id, "assistant", f"reply {i}", now + i * 60 + 1))
-    with connection:
+    with write_transaction(connection):
         connection.executemany(
             "INSERT INTO messages(session_id, role, content, created_at) VALUES (?, ?, ?, ?)", rows
         )
