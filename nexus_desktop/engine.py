@@ -114,6 +114,13 @@ class Engine:
             self.compaction.run_if_due()
         return report
 
+    def warm_up(self) -> None:
+        """Load both models now rather than in the first turn (the embedding model only
+        when a turn will search by meaning, that is when there are vectors)."""
+        self.load_model()
+        if len(self.index):
+            shared_embedding_model()
+
     def _embed_query(self, text: str) -> np.ndarray:
         return self.indexer.embed_query(text)
 

@@ -140,7 +140,7 @@ def _ask(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
     from nexus_desktop.llm.generation import CancelToken
     engine, _ = _open_engine(paths, settings)
     try:
-        engine.load_model()  # before the clock starts: the times exclude start-up
+        engine.warm_up()  # before the clock starts: the times exclude start-up
         cancel = CancelToken()
         result: TurnResult | None = None
         with ctrl_c_cancels(cancel):
