@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import tqdm
@@ -16,6 +17,9 @@ import tqdm
 from nexus_desktop.config import Settings
 from nexus_desktop.paths import AppPaths, app_paths
 from nexus_desktop.store.database import Database
+
+if TYPE_CHECKING:
+    from nexus_desktop.engine import Engine
 
 # Set before any test imports huggingface_hub, which reads them once: no test may reach
 # the network, and the client's cache and token are never the developer's own.
@@ -135,3 +139,15 @@ def tiny_settings(settings: Settings, tiny_model_folder: Path) -> Settings:
     settings.set("generation.temperature", 0.0)
     settings.set("generation.max_new_tokens", 16)
     return settings
+
+
+@pytest.fixture
+def quiet_engine(paths: AppPaths, tiny_settings: Settings) -> Iterator[Engine]:
+    """An engine on the tiny model without its background threads (no index thread, no
+    compaction pass), for tests that write history directly and read back exactly that."""
+    from nexus_desktop.engine import Engine
+
+    engine = Engine(paths, tiny_settings)
+    engine.open(background_indexing=False)
+    yield engine
+    engine.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -15,13 +14,8 @@ from nexus_desktop.store.connection import write_transaction
 
 
 @pytest.fixture
-def engine(paths, tiny_settings) -> Iterator[Engine]:
-    engine = Engine(paths, tiny_settings)
-    # No index thread or compaction pass: these tests write history directly and read
-    # back exactly what they wrote.
-    engine.open(background_indexing=False)
-    yield engine
-    engine.close()
+def engine(quiet_engine: Engine) -> Engine:
+    return quiet_engine
 
 
 def add_history(engine: Engine, turns: int, text: str = "turn {i}: some words about day {i}"):

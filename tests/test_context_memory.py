@@ -4,7 +4,6 @@ inside the memory's share of the window, and the three context modes."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,11 +16,8 @@ from nexus_desktop.memory.retrieval import Memory
 
 
 @pytest.fixture
-def engine(paths, tiny_settings) -> Iterator[Engine]:
-    engine = Engine(paths, tiny_settings)
-    engine.open(background_indexing=False)
-    yield engine
-    engine.close()
+def engine(quiet_engine: Engine) -> Engine:
+    return quiet_engine
 
 
 def fact(i: int, pinned: bool = False) -> RecalledFact:
