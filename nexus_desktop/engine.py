@@ -31,7 +31,7 @@ from nexus_desktop.memory.recall import MemoryRecall, Recall
 from nexus_desktop.memory.retrieval import Retriever
 from nexus_desktop.memory.session import PersistentSession
 from nexus_desktop.paths import AppPaths
-from nexus_desktop.store.database import Database, OpenReport
+from nexus_desktop.store.database import OpenReport, app_database
 from nexus_desktop.store.facts import FactStore
 from nexus_desktop.store.messages import Message
 
@@ -81,11 +81,7 @@ class Engine:
         self.paths = paths
         self.settings = settings
         self.status = status
-        self.database = Database(
-            paths.database, paths.backups_dir,
-            backup_keep=settings.get("store.backup_keep"),
-            backup_interval_hours=settings.get("store.backup_interval_hours"),
-        )
+        self.database = app_database(paths.database, paths.backups_dir, settings)
         self._session: PersistentSession | None = None
         self._model: ChatModel | None = None
         self.load_report: LoadReport | None = None

@@ -9,22 +9,13 @@ from typing import TextIO
 
 from nexus_desktop.config import Settings
 from nexus_desktop.paths import AppPaths
-from nexus_desktop.store.database import Database
-
-
-def app_database(paths: AppPaths, settings: Settings) -> Database:
-    """The app's database file with the backup settings applied (not opened yet)."""
-    return Database(
-        paths.database, paths.backups_dir,
-        backup_keep=settings.get("store.backup_keep"),
-        backup_interval_hours=settings.get("store.backup_interval_hours"),
-    )
+from nexus_desktop.store.database import Database, app_database
 
 
 @contextmanager
 def opened_database(paths: AppPaths, settings: Settings, err: TextIO) -> Iterator[Database]:
     paths.ensure()
-    database = app_database(paths, settings)
+    database = app_database(paths.database, paths.backups_dir, settings)
     try:
         opened = database.open()
         if opened.recovery is not None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import apsw
 
+from nexus_desktop.config import Settings
 from nexus_desktop.errors import ReadOnlyStorageError, StoreError
 from nexus_desktop.store.backups import BackupManager
 from nexus_desktop.store.connection import (
@@ -176,3 +177,12 @@ def _use_incremental_vacuum(connection: apsw.Connection) -> None:
     except apsw.FullError:
         log.warning("Not enough disk space to convert the database for incremental vacuum; "
                     "it stays as it is until the next start.")
+
+
+def app_database(path: Path, backups_dir: Path, settings: Settings) -> Database:
+    """The app's database file with the backup settings applied (not opened yet)."""
+    return Database(
+        path, backups_dir,
+        backup_keep=settings.get("store.backup_keep"),
+        backup_interval_hours=settings.get("store.backup_interval_hours"),
+    )
