@@ -223,8 +223,7 @@ class Engine:
     def _answer_from_memory(self, user_message: Message, recall: Recall) -> FactAnswer | None:
         if recall.mode == "none" or not self.settings.get("memory.answer_fact_questions"):
             return None
-        facts = [fact for fact in map(self.facts.get, (f.id for f in recall.facts))
-                 if fact is not None]
+        facts = [f.fact for f in recall.facts if f.fact is not None]
         return self.fact_answers.answer(user_message.content, facts)
 
     def _reply_from_memory(self, user_message: Message, answer: FactAnswer,

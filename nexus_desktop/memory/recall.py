@@ -36,11 +36,12 @@ class RecalledFact:
     second_person: str
     pinned: bool
     why: str
+    fact: Fact | None = None
 
     @classmethod
     def of(cls, fact: Fact, why: str) -> RecalledFact:
         spoken = fact_in_person(fact.subject, fact.key, fact.value, "second")
-        return cls(fact.id, fact.text, spoken, fact.pinned, why)
+        return cls(fact.id, fact.text, spoken, fact.pinned, why, fact)
 
 
 @dataclass(frozen=True)
