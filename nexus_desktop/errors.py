@@ -37,3 +37,31 @@ class FactError(NexusError):
 
 class FactNotFoundError(FactError):
     """No fact has the ID the user gave."""
+
+
+class CheckpointError(NexusError):
+    """A saved adapter version cannot be written or read back."""
+
+
+class TeacherError(NexusError):
+    """The Ollama teacher gave no usable teaching examples this time."""
+
+
+class TeacherUnavailableError(TeacherError):
+    """Ollama cannot be reached (not running, wrong address) or the request broke off."""
+
+
+class TeacherTimeoutError(TeacherError):
+    """Ollama did not answer within teacher.timeout_seconds."""
+
+
+class TeacherModelMissingError(TeacherError):
+    """The teacher model has not been pulled into Ollama."""
+
+
+class TeacherHTTPError(TeacherError):
+    """Ollama answered with an HTTP error."""
+
+
+class TeacherResponseError(TeacherError):
+    """Ollama's answer was not the question and answer pairs that were asked for."""

@@ -234,6 +234,33 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX training_examples_by_source ON training_examples(source_kind, source_id);
         """,
     ),
+    Migration(
+        4,
+        "learning: each example's two-tick state and replay priority, and the learning log",
+        """
+        -- 'new' until the learner first measures the model's loss on it (the surprise);
+        -- then 'known' (below the threshold, skipped) or 'replay' (learned, and sampled
+        -- again by priority). The rows are the replay buffer's full history on disk.
+        ALTER TABLE training_examples ADD COLUMN state TEXT NOT NULL DEFAULT 'new'
+            CHECK (state IN ('new', 'known', 'replay'));
+        ALTER TABLE training_examples ADD COLUMN surprise REAL;
+        ALTER TABLE training_examples ADD COLUMN priority REAL;
+        ALTER TABLE training_examples ADD COLUMN last_loss REAL;
+        ALTER TABLE training_examples ADD COLUMN times_trained INTEGER NOT NULL DEFAULT 0;
+        -- The teacher's topic, for examples written by the Ollama teacher.
+        ALTER TABLE training_examples ADD COLUMN topic TEXT;
+        CREATE INDEX training_examples_by_state ON training_examples(state, priority);
+
+        -- What the learner did and why: rounds committed or rolled back, checkpoints,
+        -- teacher outages. detail is JSON.
+        CREATE TABLE learning_events(
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            kind TEXT NOT NULL,
+            detail TEXT
+        );
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -1,0 +1,1 @@
+"""Budgets, throttling and protection of the desktop: circuit breakers, activity, limits."""

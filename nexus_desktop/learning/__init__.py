@@ -1,0 +1,1 @@
+"""Learning while idle: the online LoRA learner, its examples, replay, teacher and canary."""
