@@ -19,7 +19,12 @@ from nexus_desktop.embed.indexer import IndexWorker
 from nexus_desktop.embed.model import BUNDLED_NAME
 from nexus_desktop.embed.shared import shared_embedding_model
 from nexus_desktop.embed.vectors import VectorIndex
-from nexus_desktop.errors import NexusError, StoreError
+from nexus_desktop.errors import InputError, NexusError, StoreError
+from nexus_desktop.learning.control import LearningControl
+from nexus_desktop.learning.examples import ExampleStore
+from nexus_desktop.learning.learner import Learner, adapter_root
+from nexus_desktop.learning.metrics import LearningMetrics
+from nexus_desktop.learning.teacher import TeacherWorker
 from nexus_desktop.llm.chat_model import ChatModel
 from nexus_desktop.llm.generation import CancelToken, Sampling
 from nexus_desktop.llm.loader import LoadReport, Status, load_chat_model
@@ -95,6 +100,10 @@ class Engine:
         self.fact_answers = FactAnswerer(self._embed_query)
         self.compaction = CompactionScheduler(self.database, settings)
         self.last_answer: FactAnswer | None = None
+        self.examples = ExampleStore(self.database)
+        self.learning = LearningControl(settings.get("learning.enabled"))
+        self._learner: Learner | None = None
+        self.teacher: TeacherWorker | None = None
         # Where the recent turns in the last prompt began (see ContextBuilder.build).
         self._history_start: int | None = None
 
@@ -108,7 +117,16 @@ class Engine:
         if background_indexing:
             self.indexer.start()
             self.compaction.run_if_due()
+            if self.settings.get("teacher.enabled"):
+                self.start_teacher()
         return report
+
+    def start_teacher(self) -> TeacherWorker:
+        """The teacher thread, which keeps Ollama's examples ready ahead of learning."""
+        if self.teacher is None:
+            self.teacher = TeacherWorker(self.database, self.settings)
+            self.teacher.start()
+        return self.teacher
 
     def warm_up(self) -> None:
         """Load both models now rather than in the first turn (the embedding model only
@@ -130,7 +148,75 @@ class Engine:
         """The chat model, loaded on first use."""
         if self._model is None:
             self._model, self.load_report = load_chat_model(self.settings, self.paths, self.status)
+            if adapter_root(self.paths.adapters_dir, self._model.info.name).exists():
+                # What was learned answers from the first turn on.
+                self.learner()
         return self._model
+
+    def learner(self) -> Learner:
+        """The learner, with the newest good adapter loaded onto the chat model."""
+        if self._learner is None:
+            learner = Learner(self.database, self.settings, self.load_model(),
+                              self.paths.adapters_dir)
+            learner.open()
+            self._learner = learner
+            if learner.metrics.adapter_version is not None:
+                self.status(f"Using what Nexus Desktop has learned (adapter version "
+                            f"{learner.metrics.adapter_version}).")
+        return self._learner
+
+    def learn(self, seconds: float, topic: str | None = None) -> Iterator[LearningMetrics]:
+        """Learn now for up to ``seconds`` of work, in slices; yields metrics after each.
+
+        Stops early when the learning control says so (pause, stop, a user request) or
+        nothing is left to learn. The open round is closed by ``finish_learning`` or at
+        close.
+        """
+        if not self.settings.get("learning.enabled"):
+            raise InputError("Learning is off. Turn it on with "
+                             "`nexus-desktop config set learning.enabled true`.")
+        if topic is not None and self.teacher is not None:
+            self.teacher.set_topic(topic)
+        learner = self.learner()
+        yield from learner.run(seconds, self.learning.may_continue, topic)
+
+    def finish_learning(self) -> Iterator[LearningMetrics]:
+        """Close the open learning round: the canary check, then a checkpoint or rollback."""
+        if self._learner is not None:
+            yield from self._learner.end_round(self.learning.may_continue)
+
+    @property
+    def learning_round_open(self) -> bool:
+        return self._learner is not None and self._learner.round_open
+
+    def learning_metrics(self) -> LearningMetrics:
+        metrics = self._learner.metrics if self._learner is not None else LearningMetrics()
+        if self._learner is None:
+            counts = self.examples.counts()
+            metrics.new_examples, metrics.teacher_examples = counts["new"], counts["teacher"]
+        metrics.state = metrics.state if self.learning.state == "allowed" else self.learning.state
+        if self.teacher is not None:
+            status = self.teacher.status()
+            metrics.teacher = {"state": status.breaker.state, "last_error": status.last_error,
+                               "examples_written": status.examples_written,
+                               "retry_in_seconds": status.breaker.retry_in_seconds}
+        return metrics
+
+    def mark_good(self) -> None:
+        """The last reply was good: learn it with a higher priority."""
+        user_message, reply = self._last_exchange()
+        self.examples.mark_good(user_message, reply)
+
+    def correct(self, better: str) -> None:
+        """The user wrote the reply they wanted to their last message."""
+        user_message, reply = self._last_exchange()
+        self.examples.correct(user_message, reply, better)
+
+    def _last_exchange(self) -> tuple[Message, Message]:
+        recent = self.session.history(2)
+        if len(recent) < 2 or recent[-1].role != "assistant" or recent[-2].role != "user":
+            raise InputError("There is no reply to mark yet: send a message first.")
+        return recent[-2], recent[-1]
 
     def turn(self, text: str, cancel: CancelToken | None = None,
              context: str = "full") -> Iterator[TurnEvent]:
@@ -195,9 +281,20 @@ class Engine:
             status, error = "failed", f"generation failed: {exc}"
         finally:
             self.session.finish_reply(reply, "".join(pieces), status, error)
+            if status == "complete" and pieces:
+                self._queue_example(user_message, reply.id)
             self._after_reply()
         yield TurnResult(user_message.id, reply.id, "".join(pieces), status, "model",
                          _ms(started), ttft, len(plan.prompt_ids), error)
+
+    def _queue_example(self, user_message: Message, reply_id: int) -> None:
+        """A completed exchange becomes a training example (after it is saved)."""
+        try:
+            reply = self.session.messages.get(reply_id)
+            if reply is not None:
+                self.examples.add_exchange(user_message, reply)
+        except NexusError:
+            log.exception("queuing exchange %s for learning failed", reply_id)
 
     def _remember_facts(self, message: Message) -> list[str]:
         """Facts stated in the user's message, stored; their texts, for a notice.
@@ -266,6 +363,14 @@ class Engine:
         )
 
     def close(self) -> None:
+        """Stop the threads; an open learning round is checked and saved first."""
+        if self._learner is not None:
+            try:
+                self._learner.finish()
+            except NexusError:
+                log.exception("closing the learning round failed")
+        if self.teacher is not None:
+            self.teacher.stop()
         self.indexer.stop()
         self.compaction.wait()
         self.database.close()

@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     from nexus_desktop.cli import facts
 
     facts.add_parser(commands)
+    from nexus_desktop.cli import learn
+
+    learn.add_parser(commands)
     return parser
 
 
@@ -81,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from nexus_desktop.cli import facts
 
             return facts.run_command(args, paths, settings)
+        if args.command == "learn":
+            return _learn(args, paths, settings)
         return _chat(paths, settings)
     except ConfigError as exc:
         print(f"Settings problem: {exc}", file=sys.stderr)
@@ -100,11 +105,12 @@ def _start_logging(paths: AppPaths) -> None:
               "without a log file.", file=sys.stderr)
 
 
-def _open_engine(paths: AppPaths, settings: Settings):  # type: ignore[no-untyped-def]
+def _open_engine(paths: AppPaths, settings: Settings,  # type: ignore[no-untyped-def]
+                 background: bool = True):
     from nexus_desktop.engine import Engine
 
     engine = Engine(paths, settings, status=lambda text: print(text, file=sys.stderr, flush=True))
-    opened = engine.open()
+    opened = engine.open(background_indexing=background)
     if opened.recovery is not None:
         print(opened.recovery.describe(), file=sys.stderr)
     if engine.session.interrupted_at_start:
@@ -169,6 +175,16 @@ def _ask(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
             if result.error:
                 print(f"The reply failed: {result.error}", file=sys.stderr)
         return EXIT_OK if result.status in ("complete", "cancelled") else EXIT_ERROR
+    finally:
+        engine.close()
+
+
+def _learn(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
+    from nexus_desktop.cli import learn
+
+    engine, _ = _open_engine(paths, settings, background=False)
+    try:
+        return learn.run(args, engine)
     finally:
         engine.close()
 

@@ -1,0 +1,97 @@
+"""`nexus-desktop learn`: learning now, headless, for a budget of work seconds."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import TextIO
+
+from nexus_desktop.learning.metrics import LearningMetrics
+
+# How often progress is written to the terminal while learning.
+PROGRESS_SECONDS = 5.0
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    learn = commands.add_parser(
+        "learn", help="teach the adapter what it has not learned yet, now",
+        description="Learn from the conversation (and the Ollama teacher, when it is on) for "
+                    "up to N seconds of work, then check the result on the canary questions "
+                    "and save it as a new adapter version, or roll it back.")
+    learn.add_argument("--seconds", type=_seconds, required=True, metavar="N",
+                       help="seconds of learning work (0 only shows where learning stands)")
+    learn.add_argument("--topic", help="learn the teacher's examples on this topic first")
+    learn.add_argument("--json", action="store_true", help="print the metrics as JSON")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 7 * 24 * 3600:
+        raise argparse.ArgumentTypeError("--seconds must be from 0 to 604800 (a week)")
+    return value
+
+
+def run(args: argparse.Namespace, engine, out: TextIO = sys.stdout,  # type: ignore[no-untyped-def]
+        err: TextIO = sys.stderr) -> int:
+    if engine.settings.get("teacher.enabled"):
+        engine.start_teacher()
+    metrics = engine.learning_metrics()
+    if args.seconds > 0:
+        last_report = time.monotonic()
+        for metrics in engine.learn(args.seconds, args.topic):
+            if not args.json and time.monotonic() - last_report >= PROGRESS_SECONDS:
+                err.write(_progress(metrics) + "\n")
+                err.flush()
+                last_report = time.monotonic()
+        if engine.learning_round_open:
+            err.write("Checking the canary questions before saving...\n")
+        for _ in engine.finish_learning():
+            pass
+        metrics = engine.learning_metrics()
+    if args.json:
+        out.write(json.dumps(metrics.as_dict(), ensure_ascii=False) + "\n")
+    else:
+        out.write(render(metrics))
+    return 0
+
+
+def _progress(metrics: LearningMetrics) -> str:
+    loss = "-" if metrics.loss is None else f"{metrics.loss:.3f}"
+    return (f"learning: {metrics.learned_seconds:.0f} s, {metrics.steps} steps, loss {loss}, "
+            f"{metrics.replay_size} examples in replay, {metrics.new_examples} new")
+
+
+def render(metrics: LearningMetrics) -> str:
+    def number(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    version = "none yet" if metrics.adapter_version is None else str(metrics.adapter_version)
+    lines = [
+        f"Learning: {metrics.state}",
+        f"  adapter version      {version}",
+        f"  examples learned     {metrics.examples_learned} ({metrics.examples_known} "
+        "already known, skipped)",
+        f"  tokens learned       {metrics.tokens_learned}",
+        f"  steps                {metrics.steps} in {metrics.learned_seconds:.0f} s of work",
+        f"  loss                 {number(metrics.loss)}",
+        f"  rolling surprise     {number(metrics.rolling_surprise)}",
+        f"  canary loss          {number(metrics.canary_loss)} (without the adapter: "
+        f"{number(metrics.canary_reference)})",
+        f"  rollbacks            {metrics.rollbacks}",
+        f"  replay buffer        {metrics.replay_size} examples; {metrics.new_examples} new "
+        "waiting",
+        f"  teacher examples     {metrics.teacher_examples}",
+    ]
+    if metrics.teacher is not None:
+        lines.append(f"  Ollama teacher       {metrics.teacher['state']}"
+                     + (f" ({metrics.teacher['last_error']})"
+                        if metrics.teacher.get("last_error") else ""))
+    if metrics.last_event:
+        lines.append(f"  last event           {metrics.last_event}")
+    lines += [f"  set aside            {item}" for item in metrics.skipped_versions]
+    return "\n".join(lines) + "\n"
