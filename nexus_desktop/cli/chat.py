@@ -6,7 +6,7 @@ import contextlib
 import re
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TextIO
@@ -23,6 +23,8 @@ HELP = """Commands:
   /history N    show the last N messages (default 10)
   /search TEXT  find messages containing every word of TEXT
   /why          what went into the last reply's prompt, and why
+  /good         the last reply was good: learn from it
+  /correct TEXT the reply you wanted to your last message: learn that instead
   /help         this list
   /quit         leave (the conversation continues next time)
 Ctrl-C stops the current answer; Ctrl-D or /quit leaves."""
@@ -100,6 +102,12 @@ class TerminalChat:
             self._search(argument)
         elif command == "/why":
             self.out.write(explain_last_reply(self.engine) + "\n\n")
+        elif command == "/good":
+            self._learn_from(self.engine.mark_good,
+                             "Noted: Nexus Desktop will learn from that reply.")
+        elif command == "/correct":
+            self._learn_from(lambda: self.engine.correct(argument),
+                             "Noted: Nexus Desktop will learn your answer to that message.")
         elif _COMMAND.fullmatch(command):
             self.err.write(f"Unknown command {command}. /help lists the commands.\n")
         else:
@@ -137,6 +145,18 @@ class TerminalChat:
         self.out.write("\n\n")
         if result.status == "failed":
             self.err.write(f"The reply failed: {result.error}\n")
+
+    def _learn_from(self, mark: Callable[[], None], confirmation: str) -> None:
+        """Mark the last exchange for learning; a refusal is shown and the chat goes on."""
+        try:
+            mark()
+        except InputError as exc:
+            self.err.write(f"{exc}\n")
+            return
+        except NexusError as exc:
+            self.err.write(f"Error: {exc}\n")
+            return
+        self.out.write(confirmation + "\n\n")
 
     def _history(self, argument: str) -> None:
         try:

@@ -7,6 +7,7 @@ comparison or the canary reference.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -30,7 +31,12 @@ class LoraAdapter:
         self.alpha = alpha
         config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0,
                             target_modules=TARGET_MODULES, task_type="CAUSAL_LM")
-        self.peft_model: PeftModel = get_peft_model(chat_model.model, config)
+        with warnings.catch_warnings():
+            # PEFT reads transformers' deprecated is_gradient_checkpointing property;
+            # the warning is about PEFT's code, not anything Nexus Desktop can change.
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing",
+                                    category=FutureWarning)
+            self.peft_model: PeftModel = get_peft_model(chat_model.model, config)
         # Generation runs in eval mode; dropout is 0, so learning needs no train mode.
         self.peft_model.eval()
         self.parameters: dict[str, torch.nn.Parameter] = {

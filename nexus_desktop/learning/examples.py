@@ -68,6 +68,10 @@ class ExampleStore:
         return list(self.database.connection().execute(
             "SELECT id, priority FROM training_examples WHERE state = 'replay' ORDER BY id"))
 
+    def replay_ids(self) -> set[int]:
+        return {row[0] for row in self.database.connection().execute(
+            "SELECT id FROM training_examples WHERE state = 'replay'")}
+
     def record_surprise(self, measured: list[tuple[Example, float]], threshold: float) -> None:
         """Two-tick gate: below the threshold an example is known; above, it is replayed."""
         rows = []

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -84,6 +85,7 @@ class Learner:
         self._accumulated = 0
         self._round_seconds = 0.0
         self._round_dirty = False
+        self._diverged = False
         self._seconds_per_example: float | None = None
         self._boosts: dict[int, float] = {}
 
@@ -134,7 +136,8 @@ class Learner:
                 if not worked:
                     self.metrics.state = "up to date"
                     break
-                if self._round_seconds >= self.settings.get("learning.checkpoint_minutes") * 60:
+                if self._diverged or (self._round_seconds
+                                      >= self.settings.get("learning.checkpoint_minutes") * 60):
                     yield from self.end_round(may_continue)
         finally:
             if self.metrics.state == "learning":
@@ -143,6 +146,7 @@ class Learner:
     def slice(self, topic: str | None = None) -> bool:
         """One piece of work: measure new examples' surprise, else one replay micro-batch.
         False when there is nothing to learn."""
+        self._drop_removed()
         micro = self._micro_batch()
         fresh = self.examples.new_examples(max(2, micro * 2), topic)
         if fresh:
@@ -172,12 +176,13 @@ class Learner:
             return
         self.metrics.canary_loss = score
         margin = self.settings.get("learning.canary_margin")
-        if score > reference * (1 + margin):
+        if not math.isfinite(score) or score > reference * (1 + margin):
             self._roll_back(score, reference, margin)
         else:
             self._commit(score, reference)
         self._round_seconds = 0.0
         self._round_dirty = False
+        self._diverged = False
         self._refresh_counts()
         yield self.metrics
 
@@ -194,6 +199,11 @@ class Learner:
         batch = self.encoder.collate(encoded, self.adapter.device)
         with torch.no_grad():
             losses = per_example_loss(answer_logits(self.chat_model.model, batch)).tolist()
+        if not all(math.isfinite(loss) for loss in losses):
+            # Diverged weights measure nothing: the examples stay new, and the round
+            # ends now and is rolled back.
+            self._diverged = self._round_dirty = True
+            return
         self.examples.record_surprise(list(zip(fresh, losses, strict=True)), threshold)
         for example, loss in zip(fresh, losses, strict=True):
             self.metrics.rolling_surprise = rolling(self.metrics.rolling_surprise, loss)
@@ -206,6 +216,14 @@ class Learner:
                 self._boosts[example.id] = boost
             self.replay.add(example.id, loss * boost)
 
+    def _drop_removed(self) -> None:
+        """Examples deleted since (a forgotten or corrected fact) leave the buffer now,
+        not only when drawn: a forgotten fact is never learned again."""
+        kept = self.examples.replay_ids()
+        gone = [i for i in self.replay.ids() if i not in kept]
+        if gone:
+            self.replay.remove(gone)
+
     def _has_work(self) -> bool:
         """Something in replay the model does not know yet (loss above the threshold)."""
         threshold = self.settings.get("learning.surprise_threshold")
@@ -215,13 +233,6 @@ class Learner:
     def _train(self, micro: int) -> None:
         drawn = self.replay.sample(micro)
         found = self.examples.get(i for i, _ in drawn)
-        gone = [i for i, _ in drawn if i not in found]
-        if gone:
-            # Forgotten facts (or erased examples) leave the buffer and are never learned.
-            self.replay.remove(gone)
-        drawn = [(i, w) for i, w in drawn if i in found]
-        if not drawn:
-            return
         started = time.perf_counter()
         encoded = [self.encoder.encode(i, found[i].prompt, found[i].target) for i, _ in drawn]
         device = self.adapter.device
@@ -252,10 +263,17 @@ class Learner:
             # what the model without it says.
             loss = loss + anchor_weight * consistency_loss(student.rest(len(drawn)),
                                                            base).mean()
+        self._round_dirty = True
+        if not torch.isfinite(loss):
+            # The weights have diverged (a far too large learning rate): nothing more
+            # is learned this round, and its end rolls it back.
+            self._diverged = True
+            self._optimizer.zero_grad(set_to_none=True)
+            self._accumulated = 0
+            return
         accumulate = max(1, self.settings.get("learning.batch_size") // max(1, len(drawn)))
         (loss / accumulate).backward()
         self._accumulated += len(drawn)
-        self._round_dirty = True
         if self._accumulated >= self.settings.get("learning.batch_size"):
             self._flush_step()
         values = losses.detach().tolist()
@@ -344,8 +362,9 @@ class Learner:
         self._rate_scale = max(MIN_RATE_SCALE, self._rate_scale / 2)
         self._optimizer = self._new_optimizer()
         self._event("rolled_back", {
-            "canary_loss": round(score, 4), "canary_reference": round(reference, 4),
-            "margin": margin, "back_to_version": self.metrics.adapter_version,
+            "canary_loss": round(score, 4) if math.isfinite(score) else str(score),
+            "canary_reference": round(reference, 4), "margin": margin,
+            "back_to_version": self.metrics.adapter_version,
             "next_learning_rate": self._learning_rate(),
         })
         log.warning("learning round rolled back: canary loss %.3f against %.3f (margin %.0f%%)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -37,7 +38,8 @@ class LearningMetrics:
         for key in ("learned_seconds", "rolling_surprise", "loss", "canary_loss",
                     "canary_reference"):
             if result[key] is not None:
-                result[key] = round(result[key], 4)
+                # A diverged round's canary loss is not a number; JSON has no NaN.
+                result[key] = round(result[key], 4) if math.isfinite(result[key]) else None
         return result
 
     def lifetime(self) -> dict[str, Any]:
