@@ -8,6 +8,7 @@ index thread (embeddings) runs beside it and never holds a turn up.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 
 # How often a streaming reply's text so far is written down, so a crash loses little.
 PARTIAL_SAVE_SECONDS = 1.5
+# How often learning that is up to date looks for the teacher's new examples.
+TEACHER_POLL_SECONDS = 0.5
 # Retrieval skips the messages this close to the current one: they are in the recent
 # turns the prompt shows anyway.
 RECENT_MESSAGES = 40
@@ -104,6 +107,9 @@ class Engine:
         self.learning = LearningControl(settings.get("learning.enabled"))
         self._learner: Learner | None = None
         self.teacher: TeacherWorker | None = None
+        # Never set: waited on between checks for the teacher's new examples, so the
+        # wait is an interruptible event wait rather than a sleep.
+        self._teacher_arrived = threading.Event()
         # Where the recent turns in the last prompt began (see ContextBuilder.build).
         self._history_start: int | None = None
 
@@ -121,11 +127,15 @@ class Engine:
                 self.start_teacher()
         return report
 
-    def start_teacher(self) -> TeacherWorker:
-        """The teacher thread, which keeps Ollama's examples ready ahead of learning."""
+    def start_teacher(self, topic: str | None = None) -> TeacherWorker:
+        """The teacher thread, which keeps Ollama's examples ready ahead of learning
+        (on ``topic`` only, when given)."""
         if self.teacher is None:
             self.teacher = TeacherWorker(self.database, self.settings)
+            self.teacher.set_topic(topic)
             self.teacher.start()
+        elif topic is not None:
+            self.teacher.set_topic(topic)
         return self.teacher
 
     def warm_up(self) -> None:
@@ -155,9 +165,9 @@ class Engine:
 
     def learner(self) -> Learner:
         """The learner, with the newest good adapter loaded onto the chat model."""
+        model = self.load_model()  # which creates the learner when there is an adapter
         if self._learner is None:
-            learner = Learner(self.database, self.settings, self.load_model(),
-                              self.paths.adapters_dir)
+            learner = Learner(self.database, self.settings, model, self.paths.adapters_dir)
             learner.open()
             self._learner = learner
             if learner.metrics.adapter_version is not None:
@@ -172,13 +182,33 @@ class Engine:
         nothing is left to learn. The open round is closed by ``finish_learning`` or at
         close.
         """
-        if not self.settings.get("learning.enabled"):
-            raise InputError("Learning is off. Turn it on with "
-                             "`nexus-desktop config set learning.enabled true`.")
+        self.check_learning_on()
         if topic is not None and self.teacher is not None:
             self.teacher.set_topic(topic)
         learner = self.learner()
-        yield from learner.run(seconds, self.learning.may_continue, topic)
+        spent_before = learner.metrics.learned_seconds
+        started = time.monotonic()
+        while self.learning.may_continue():
+            work_left = seconds - (learner.metrics.learned_seconds - spent_before)
+            if work_left <= 0:
+                break
+            yield from learner.run(work_left, self.learning.may_continue, topic)
+            # Up to date, but the teacher is fetching more: wait for it, within the
+            # same number of seconds on the clock.
+            if (learner.metrics.state != "up to date" or not self._teacher_may_bring_more()
+                    or time.monotonic() - started > seconds):
+                break
+            self._teacher_arrived.wait(TEACHER_POLL_SECONDS)
+
+    def check_learning_on(self) -> None:
+        if not self.settings.get("learning.enabled"):
+            raise InputError("Learning is off. Turn it on with "
+                             "`nexus-desktop config set learning.enabled true`.")
+
+    def _teacher_may_bring_more(self) -> bool:
+        return (self.teacher is not None and self.teacher.is_alive()
+                and self.settings.get("teacher.enabled")
+                and self.teacher.status().breaker.state != "open")
 
     def finish_learning(self) -> Iterator[LearningMetrics]:
         """Close the open learning round: the canary check, then a checkpoint or rollback."""

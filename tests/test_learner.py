@@ -13,6 +13,7 @@ from nexus_desktop.config import Settings
 from nexus_desktop.learning.canary import CanaryItem
 from nexus_desktop.learning.checkpoints import ADAPTER_FILE
 from nexus_desktop.learning.learner import Learner, adapter_root
+from nexus_desktop.learning.metrics import LearningMetrics
 from nexus_desktop.llm.chat_model import ChatModel
 from nexus_desktop.llm.loader import load_chat_model
 from nexus_desktop.memory.facts import extract_facts
@@ -169,7 +170,9 @@ def test_learning_stops_at_the_next_slice_when_asked(learner: Learner, db: Datab
 def test_round_within_the_margin_is_committed_and_logged(learner: Learner, db: Database) -> None:
     tell(db, *STATEMENTS)
     drain(learner, 4)
-    list(learner.end_round())
+    progress = list(learner.end_round())
+    # Every step of the check is a place to stop, and reports the metrics.
+    assert len(progress) >= 3 and all(isinstance(m, LearningMetrics) for m in progress)
     events = learner.examples.events()
     assert events[0][1] == "checkpoint" and events[0][2]["version"] == 1
     assert learner.metrics.canary_loss is not None

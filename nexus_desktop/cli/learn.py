@@ -38,8 +38,11 @@ def _seconds(text: str) -> float:
 
 def run(args: argparse.Namespace, engine, out: TextIO = sys.stdout,  # type: ignore[no-untyped-def]
         err: TextIO = sys.stderr) -> int:
+    if args.seconds > 0:
+        engine.check_learning_on()
     if engine.settings.get("teacher.enabled"):
-        engine.start_teacher()
+        engine.start_teacher(args.topic)
+    engine.learner()  # the model with the newest good adapter, whose metrics are shown
     metrics = engine.learning_metrics()
     if args.seconds > 0:
         last_report = time.monotonic()

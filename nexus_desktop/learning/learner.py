@@ -170,7 +170,8 @@ class Learner:
         reference = yield from self._canary_reference(may_continue)
         if reference is None:
             return
-        yield from self.canary.score(self.chat_model.model, may_continue)
+        for _ in self.canary.score(self.chat_model.model, may_continue):
+            yield self.metrics
         score = self.canary.last
         if score is None:
             return
@@ -321,7 +322,8 @@ class Learner:
                 self.root, self.canary.fingerprint, self.chat_model.info.name)
         if self.metrics.canary_reference is None:
             with self.adapter.base_model():
-                yield from self.canary.score(self.chat_model.model, may_continue)
+                for _ in self.canary.score(self.chat_model.model, may_continue):
+                    yield self.metrics
             if self.canary.last is None:
                 return None
             self.metrics.canary_reference = self.canary.last
