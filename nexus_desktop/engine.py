@@ -7,6 +7,7 @@ index thread (embeddings) runs beside it and never holds a turn up.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -183,6 +184,7 @@ class Engine:
         close.
         """
         self.check_learning_on()
+        topic = topic if topic is not None else self.learning.topic
         if topic is not None and self.teacher is not None:
             self.teacher.set_topic(topic)
         learner = self.learner()
@@ -220,11 +222,16 @@ class Engine:
         return self._learner is not None and self._learner.round_open
 
     def learning_metrics(self) -> LearningMetrics:
-        metrics = self._learner.metrics if self._learner is not None else LearningMetrics()
-        if self._learner is None:
+        """A copy of the learner's metrics, with the control's state when it holds
+        learning back, and the teacher's state."""
+        if self._learner is not None:
+            metrics = dataclasses.replace(self._learner.metrics)
+        else:
             counts = self.examples.counts()
-            metrics.new_examples, metrics.teacher_examples = counts["new"], counts["teacher"]
-        metrics.state = metrics.state if self.learning.state == "allowed" else self.learning.state
+            metrics = LearningMetrics(new_examples=counts["new"],
+                                      teacher_examples=counts["teacher"])
+        if self.learning.state != "allowed":
+            metrics.state = self.learning.state
         if self.teacher is not None:
             status = self.teacher.status()
             metrics.teacher = {"state": status.breaker.state, "last_error": status.last_error,
