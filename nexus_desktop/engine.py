@@ -318,7 +318,9 @@ class Engine:
             status, error = "failed", f"generation failed: {exc}"
         finally:
             self.session.finish_reply(reply, "".join(pieces), status, error)
-            if status == "complete" and pieces:
+            if status == "complete" and pieces and context == "full":
+                # Only the real conversation teaches: a reply made without memory
+                # (--context facts/none) is a probe of the model, often a wrong one.
                 self._queue_example(user_message, reply.id)
             self._after_reply()
         yield TurnResult(user_message.id, reply.id, "".join(pieces), status, "model",

@@ -123,3 +123,7 @@ def test_a_completed_exchange_becomes_an_example(quiet_engine: Engine):
         "SELECT kind, prompt, target, source_id FROM training_examples").fetchall()
     assert [tuple(r) for r in stored] == [("exchange", "Tell me about the sea.", reply.reply,
                                            reply.reply_id)]
+    # A reply made without memory is a probe of the model, not a lesson.
+    list(quiet_engine.turn("What is my favorite color?", context="none"))
+    assert quiet_engine.database.connection().execute(
+        "SELECT count(*) FROM training_examples").get == 1

@@ -69,6 +69,7 @@ def correct(replies: list[str]) -> int:
                for reply, (_, _, value) in zip(replies, FACTS, strict=True))
 
 
+@pytest.mark.timeout(1500)  # learning stops when up to date: about 150 s of work here
 def test_facts_told_in_conversation_are_answered_from_the_adapter_alone(
         bundled_home: AppPaths, settings: Settings) -> None:
     settings.set("generation.temperature", 0.0)
@@ -78,15 +79,27 @@ def test_facts_told_in_conversation_are_answered_from_the_adapter_alone(
     before = answers_from_weights(bundled_home, settings)
     assert correct(before) <= 1, before
 
-    metrics = json.loads(nexus("learn", "--seconds", "300", "--json").stdout)
+    metrics = json.loads(nexus("learn", "--seconds", "600", "--json").stdout)
 
-    assert metrics["adapter_version"] == 1 and metrics["rollbacks"] == 0, metrics
+    # One version per round of five minutes of work: one here, more on a slow machine.
+    assert metrics["adapter_version"] >= 1 and metrics["rollbacks"] == 0, metrics
+    probes = stored_kinds(bundled_home)
+    assert probes == {"fact_qa": 30, "exchange": 10}, probes  # the probes teach nothing
     assert metrics["canary_loss"] < metrics["canary_reference"] * 1.05, metrics
     after = answers_from_weights(bundled_home, settings)
     assert correct(after) >= 8, after
     # The command line says the same as the engine.
     asked = json.loads(nexus("ask", "--json", "--context", "none", FACTS[0][1]).stdout)
     assert asked["source"] == "model" and FACTS[0][2] in asked["reply"]
+
+
+def stored_kinds(paths: AppPaths) -> dict[str, int]:
+    database = Database(paths.database, paths.backups_dir)
+    try:
+        return dict(database.connection().execute(
+            "SELECT kind, count(*) FROM training_examples GROUP BY kind"))
+    finally:
+        database.close()
 
 
 def tell_facts(paths: AppPaths, settings: Settings, count: int) -> None:
@@ -109,6 +122,7 @@ def wait_for(folder: Path, name: str, process: subprocess.Popen[str], seconds: f
         time.sleep(0.2)
 
 
+@pytest.mark.timeout(1500)  # slow on a busy machine; quick otherwise
 def test_killed_while_learning_the_next_start_loads_the_last_good_version(
         bundled_home: AppPaths, settings: Settings) -> None:
     settings.set("learning.checkpoint_minutes", 0.1)
@@ -120,8 +134,8 @@ def test_killed_while_learning_the_next_start_loads_the_last_good_version(
         [sys.executable, "-m", "nexus_desktop", "learn", "--seconds", "600"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(root, "v000002", learning, 300)
-        time.sleep(2.5)  # into the next round: learning, or saving version 3
+        wait_for(root, "v000001", learning, 900)
+        time.sleep(3)  # into the next round: learning, or saving version 2
     finally:
         learning.send_signal(signal.SIGKILL)
         learning.communicate()

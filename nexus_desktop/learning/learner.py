@@ -95,7 +95,8 @@ class Learner:
         """Load the newest good adapter version and the replay history."""
         self.checkpoints.clean_temporary()
         loaded = self.checkpoints.load_latest()
-        while loaded is not None:
+        if loaded is not None:
+            self.metrics.skipped_versions += [f"v{n}: {why}" for n, why in loaded.skipped]
             try:
                 self.adapter.load(loaded.adapter, loaded.ema)
             except ValueError as exc:
@@ -103,12 +104,9 @@ class Learner:
                 # rather than refuse to start; the old versions stay on disk.
                 log.warning("adapter version %s does not fit: %s", loaded.version.version, exc)
                 self.metrics.skipped_versions.append(f"v{loaded.version.version}: {exc}")
-                break
-            self.metrics.adapter_version = loaded.version.version
-            self.metrics.restore(loaded.version.metrics)
-            break
-        if loaded is not None:
-            self.metrics.skipped_versions += [f"v{n}: {why}" for n, why in loaded.skipped]
+            else:
+                self.metrics.adapter_version = loaded.version.version
+                self.metrics.restore(loaded.version.metrics)
         self.replay.load(self.examples.replay_rows())
         self._refresh_counts()
 
