@@ -6,7 +6,6 @@ import hashlib
 import json
 import logging
 import os
-import selectors
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from pipe_lines import read_lines
 from safetensors.torch import save as save_bytes
 
 from nexus_desktop.errors import CheckpointError, NexusError
@@ -266,26 +266,6 @@ SAVER = textwrap.dedent(
 )
 
 
-def _read_lines(stream, wanted: int, timeout: float) -> list[bytes]:
-    selector = selectors.DefaultSelector()
-    selector.register(stream, selectors.EVENT_READ)
-    lines: list[bytes] = []
-    rest = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while len(lines) < wanted and time.monotonic() < deadline:
-            if not selector.select(max(0.0, deadline - time.monotonic())):
-                continue
-            chunk = os.read(stream.fileno(), 65536)
-            if not chunk:
-                break
-            *complete, rest = (rest + chunk).split(b"\n")
-            lines.extend(complete)
-    finally:
-        selector.close()
-    return lines
-
-
 def _wait_for_a_save_in_progress(root: Path, timeout: float) -> None:
     """Return once a temporary folder holds weights: the worker is in the middle of a save."""
     deadline = time.monotonic() + timeout
@@ -309,7 +289,7 @@ def test_kill_9_while_saving_never_leaves_a_half_written_version(tmp_path: Path)
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
         )
         try:
-            reported = _read_lines(worker.stdout, 4, timeout=60)
+            reported = read_lines(worker.stdout, 4, timeout=60)[0]
             if mid_write:
                 _wait_for_a_save_in_progress(root, timeout=10)
         finally:

@@ -11,14 +11,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import selectors
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from pipe_lines import read_lines
 
 from nexus_desktop.paths import AppPaths
 from nexus_desktop.store.database import Database
@@ -38,28 +37,6 @@ CONTENT = re.compile(r"^thread (\d+) message (\d+): ")
 pytestmark = pytest.mark.skipif(
     not hasattr(signal, "SIGKILL"), reason="SIGKILL exists only on POSIX systems"
 )
-
-
-def read_lines(stream, wanted: int, timeout: float) -> tuple[list[bytes], bytes]:
-    """Complete lines from the pipe until ``wanted`` of them arrived, the pipe closed or
-    the time ran out; also returns the incomplete rest."""
-    selector = selectors.DefaultSelector()
-    selector.register(stream, selectors.EVENT_READ)
-    lines: list[bytes] = []
-    rest = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while len(lines) < wanted and time.monotonic() < deadline:
-            if not selector.select(max(0.0, deadline - time.monotonic())):
-                continue
-            chunk = os.read(stream.fileno(), 65536)
-            if not chunk:
-                break
-            *complete, rest = (rest + chunk).split(b"\n")
-            lines.extend(complete)
-    finally:
-        selector.close()
-    return lines, rest
 
 
 def drain(stream, rest: bytes) -> list[bytes]:
