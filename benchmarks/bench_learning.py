@@ -18,8 +18,9 @@ model (SmolLM2-135M-Instruct), loaded through the app's own ``load_chat_model``:
    every interval of learning each fact's question is asked with ``context="none"``
    (greedy), which answers from the model and its adapter alone, without memory. Reported:
    seconds of learning until 8 of 10 and 10 of 10 are answered (the value is in the
-   reply). Asking costs time too; only learning seconds count. The checking turns are
-   exchanges like any other, so they become examples as well.
+   reply). Asking costs time too; only learning seconds count. The stating turns become
+   exchange examples, as in the app; the checking turns do not (the engine queues only
+   turns made with full context), and ``examples`` in each check tells.
 3. **Canary drift**: a pool of examples (facts stored as in part 1, plus synthetic
    everyday exchanges: a user's remark about their day and a short friendly reply, made
    from templates and stored through the app's own ``ExampleStore.add_exchange``) is
@@ -30,10 +31,15 @@ model (SmolLM2-135M-Instruct), loaded through the app's own ``load_chat_model``:
    saved or rolled back, as in the app) and the canary loss is reported relative to the
    base model's. Both configurations run at the same time, one thread each: their
    figures are losses, not speeds.
-4. **Memory**: resident memory after loading the model only, and the peak while learning
-   (psutil, sampled every 20 ms in a thread), in parts 1 and 3.
+4. **Memory**: resident memory after loading the model only (and after its first forward
+   pass: float32 weights are memory-mapped and read on first use), and the peak while
+   learning (psutil, sampled every 20 ms in a thread), in parts 1 and 3.
 
     python benchmarks/bench_learning.py [--quick] [--json] [--models-dir DIR]
+
+The defaults (30 s per speed configuration, facts checked for up to 300 s, 1,000 example
+visits of drift) take about 50 minutes on 2 cores, most of it part 3; ``--drift-visits
+400 --drift-every 100`` about half that, ``--quick`` a few minutes.
 
 ``--json`` prints one JSON object on stdout; progress goes to stderr.
 """
@@ -309,6 +315,11 @@ def throughput_worker(spec: dict[str, Any]) -> dict[str, Any]:
         rss_start = _rss_mb()
         chat, report = load_chat_model(settings, paths)
         rss_model = _rss_mb()
+        # float32 weights are memory-mapped from the converted file and read on first
+        # use, so the memory after loading understates what answering takes.
+        with torch.no_grad():
+            chat.model(input_ids=torch.tensor([chat.tokenizer.encode("Hello")]))
+        rss_model_used = _rss_mb()
         counter = TokenCounter()
         counter.install()
         learner = Learner(engine.database, settings, chat, paths.adapters_dir)
@@ -352,6 +363,7 @@ def throughput_worker(spec: dict[str, Any]) -> dict[str, Any]:
             "state_after": metrics.state,
             "rss_before_model_mb": rss_start,
             "rss_model_mb": rss_model,
+            "rss_model_used_mb": rss_model_used,
             "peak_rss_learning_mb": peak.peak_mb,
         }
     finally:
@@ -379,15 +391,7 @@ def answer_worker(spec: dict[str, Any]) -> dict[str, Any]:
 
     def check() -> dict[str, Any]:
         started = time.perf_counter()
-        results = [reply(question, "none") for question, _ in questions]
-        if spec["unlearn_checks"]:
-            # The variant that keeps the checking turns out of learning: their exchanges
-            # (the model's own answers, wrong ones too) are dropped before they are learned.
-            ids = [r.reply_id for r in results]
-            engine.database.connection().execute(
-                "DELETE FROM training_examples WHERE source_kind = 'message' AND source_id "
-                f"IN ({','.join('?' * len(ids))})", ids)
-        replies = [r.reply for r in results]
+        replies = [reply(question, "none").reply for question, _ in questions]
         right = [value.lower() in text.lower()
                  for (_, value), text in zip(questions, replies, strict=True)]
         return {"correct": sum(right), "right": right, "replies": replies,
@@ -436,7 +440,6 @@ def answer_worker(spec: dict[str, Any]) -> dict[str, Any]:
             "values": [v for _, v in questions],
             "stating_s": stated_s,
             "checks": checks,
-            "checks_learned": not spec["unlearn_checks"],
             "ended": ended,
             "seconds_to_8_of_10": first(math.ceil(0.8 * len(questions))),
             "seconds_to_all": first(len(questions)),
@@ -681,7 +684,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      f"{threads} thread(s)")
             spec = {"part": "answer", "dtype": dtype, "threads": threads,
                     "statements": STATEMENTS[:args.facts], "cap_seconds": args.cap,
-                    "interval_seconds": args.interval, "unlearn_checks": args.unlearn_checks,
+                    "interval_seconds": args.interval,
                     "settings": {"generation.temperature": 0.0,
                                  "generation.max_new_tokens": args.reply_tokens}}
             out["answer"] = run_workers([(spec, env("answer"))], scratch)[0]
@@ -773,8 +776,8 @@ def print_report(out: dict[str, Any]) -> None:
     if out.get("throughput"):
         print("\n1. Learning speed (after the first tick; per second of learning work)")
         header = ["dtype", "threads", "learn s", "answer tok/s", "all tok/s", "examples/s",
-                  "steps", "longest slice s", "surprise ex/s", "RSS model MB", "peak RSS MB",
-                  "other work %"]
+                  "steps", "longest slice s", "surprise ex/s", "RSS model MB",
+                  "after a forward MB", "peak RSS MB", "other work %"]
         rows = [header]
         for r in out["throughput"]:
             rows.append([r["dtype"], str(r["threads"]), _n(r["learning_s"]),
@@ -782,21 +785,20 @@ def print_report(out: dict[str, Any]) -> None:
                          _n(r["examples_per_s"], 2), str(r["steps"]),
                          _n(r["longest_slice_s"]),
                          _n(r["surprise_examples_per_s"], 2), _n(r["rss_model_mb"], 0),
-                         _n(r["peak_rss_learning_mb"], 0), _n(r["other_work_cpu_pct"])])
+                         _n(r.get("rss_model_used_mb"), 0), _n(r["peak_rss_learning_mb"], 0),
+                         _n(r["other_work_cpu_pct"])])
         _table(rows)
         s = out["summary"]
         print("bfloat16 / float32 (answer tokens/s): "
               + ", ".join(f"{k} {_n(v, 2)}" for k, v in s["bf16_over_fp32"].items()))
         print("2 threads / 1 thread (answer tokens/s): "
               + ", ".join(f"{k} {_n(v, 2)}" for k, v in s["two_over_one_thread"].items()))
-        print("RSS: 'RSS model' after loading the model only; 'peak RSS' while learning")
+        print("RSS: 'RSS model' after loading the model only, then after one forward pass "
+              "(float32 weights are read on first use); 'peak RSS' while learning")
     if "answer" in out:
         a = out["answer"]
-        learned = ("learned" if a.get("checks_learned", True)
-                   else "dropped before they were learned")
         print(f"\n2. From a stated fact to an answer from the weights alone ({a['dtype']}, "
-              f"{a['threads']} threads, {a['facts']} facts; the checking turns' exchanges "
-              f"{learned})")
+              f"{a['threads']} threads, {a['facts']} facts)")
         _table([["learning s", "steps", "answered", "checking s"]]
                + [[_n(c["learned_s"]), str(c.get("steps", 0)),
                    f"{c['correct']}/{a['facts']}", _n(c["check_s"])] for c in a["checks"]])
@@ -843,7 +845,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object on stdout instead of the tables")
     parser.add_argument("--quick", action="store_true",
-                        help="a short run to check that everything works (about 4 minutes)")
+                        help="a short run to check that everything works (a few minutes)")
     parser.add_argument("--parts", default="speed,answer,drift",
                         type=lambda text: [p.strip() for p in text.split(",") if p.strip()],
                         help="which parts to run (default: speed,answer,drift)")
@@ -852,9 +854,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, help="part 1: seconds of learning per "
                         "configuration, after the first tick (default 30)")
     parser.add_argument("--dtypes", default="float32,bfloat16",
-                        type=lambda text: [d.strip() for d in text.split(",") if d.strip()])
+                        type=lambda text: [d.strip() for d in text.split(",") if d.strip()],
+                        help="part 1: number formats (default float32,bfloat16)")
     parser.add_argument("--threads", default="1,2",
-                        type=lambda text: [int(t) for t in text.split(",") if t.strip()])
+                        type=lambda text: [int(t) for t in text.split(",") if t.strip()],
+                        help="part 1: thread counts (default 1,2)")
     parser.add_argument("--dtype", choices=("float32", "bfloat16"),
                         help="parts 2 and 3 (default: the fastest in part 1)")
     parser.add_argument("--answer-threads", type=int,
@@ -867,9 +871,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="part 2: seconds of learning between checks (default 15)")
     parser.add_argument("--reply-tokens", type=int, default=32,
                         help="part 2: the longest reply, in tokens (default 32)")
-    parser.add_argument("--unlearn-checks", action="store_true",
-                        help="part 2: drop the checking turns' exchanges before they are "
-                             "learned (by default they are learned, as in the app)")
     parser.add_argument("--pool", type=int, help="part 3: examples in the pool (default 1000)")
     parser.add_argument("--drift-visits", type=int,
                         help="part 3: example visits to learn (default 1000)")

@@ -270,8 +270,9 @@ class Learner:
             self._optimizer.zero_grad(set_to_none=True)
             self._accumulated = 0
             return
-        accumulate = max(1, self.settings.get("learning.batch_size") // max(1, len(drawn)))
-        (loss / accumulate).backward()
+        # Each micro-batch's share of the step, so a step's gradient is the mean over its
+        # examples even when the micro-batch size does not divide the batch size.
+        (loss * len(drawn) / self.settings.get("learning.batch_size")).backward()
         self._accumulated += len(drawn)
         if self._accumulated >= self.settings.get("learning.batch_size"):
             self._flush_step()
