@@ -25,7 +25,7 @@ model (SmolLM2-135M-Instruct), loaded through the app's own ``load_chat_model``:
    everyday exchanges: a user's remark about their day and a short friendly reply, made
    from templates and stored through the app's own ``ExampleStore.add_exchange``) is
    measured once (the first tick, identical for both configurations), then learned with
-   the anchor loss on (``learning.anchor_weight`` 1, the default) and off (0). After
+   the anchor loss on (``learning.anchor_weight`` 1; the default is now 3) and off (0). After
    every ``--drift-every`` example visits (an example drawn into a learning step) the
    round is closed (``Learner.end_round``: the canary questions are scored, the round is
    saved or rolled back, as in the app) and the canary loss is reported relative to the
