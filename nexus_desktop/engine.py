@@ -19,9 +19,17 @@ import numpy as np
 from nexus_desktop.config import Settings
 from nexus_desktop.embed.indexer import IndexWorker
 from nexus_desktop.embed.model import BUNDLED_NAME
-from nexus_desktop.embed.shared import shared_embedding_model
+from nexus_desktop.embed.shared import release_shared_embedding_model, shared_embedding_model
 from nexus_desktop.embed.vectors import VectorIndex
-from nexus_desktop.errors import InputError, NexusError, StoreError
+from nexus_desktop.errors import (
+    InferenceUnavailableError,
+    InputError,
+    NexusError,
+    StoreError,
+)
+from nexus_desktop.governor.breaker import CircuitBreaker
+from nexus_desktop.governor.memory import MemoryManager
+from nexus_desktop.governor.ram import check_model_fits
 from nexus_desktop.learning.control import LearningControl
 from nexus_desktop.learning.examples import ExampleStore
 from nexus_desktop.learning.learner import Learner, adapter_root
@@ -41,6 +49,7 @@ from nexus_desktop.paths import AppPaths
 from nexus_desktop.store.database import OpenReport, app_database
 from nexus_desktop.store.facts import FactStore
 from nexus_desktop.store.messages import Message
+from nexus_desktop.store.thoughts import ThoughtStream
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +122,12 @@ class Engine:
         self._teacher_arrived = threading.Event()
         # Where the recent turns in the last prompt began (see ContextBuilder.build).
         self._history_start: int | None = None
+        self.thoughts = ThoughtStream(self.database)
+        # The teacher's breaker lives in its thread; these two guard the model's work.
+        self.breakers = {"inference": CircuitBreaker("inference"),
+                         "learning": CircuitBreaker("learning")}
+        # Chat turns since start: all, failed, and answered from memory without the model.
+        self.requests = {"total": 0, "failed": 0, "from_memory": 0}
 
     def open(self, *, background_indexing: bool = True) -> OpenReport:
         """Open the database and load the vector index; start the index thread unless told
@@ -132,7 +147,8 @@ class Engine:
         """The teacher thread, which keeps Ollama's examples ready ahead of learning
         (on ``topic`` only, when given)."""
         if self.teacher is None:
-            self.teacher = TeacherWorker(self.database, self.settings)
+            self.teacher = TeacherWorker(self.database, self.settings,
+                                         on_thought=self.thoughts.add)
             self.teacher.set_topic(topic)
             self.teacher.start()
         elif topic is not None:
@@ -158,17 +174,26 @@ class Engine:
     def load_model(self) -> ChatModel:
         """The chat model, loaded on first use."""
         if self._model is None:
-            self._model, self.load_report = load_chat_model(self.settings, self.paths, self.status)
+            self._model, self.load_report = load_chat_model(
+                self.settings, self.paths, self.status,
+                check_fits=lambda folder: check_model_fits(
+                    folder, self.settings.get("resources.ram_mb")))
             if adapter_root(self.paths.adapters_dir, self._model.info.name).exists():
                 # What was learned answers from the first turn on.
                 self.learner()
+        return self._model
+
+    @property
+    def loaded_model(self) -> ChatModel | None:
+        """The chat model if it is loaded (never loads it)."""
         return self._model
 
     def learner(self) -> Learner:
         """The learner, with the newest good adapter loaded onto the chat model."""
         model = self.load_model()  # which creates the learner when there is an adapter
         if self._learner is None:
-            learner = Learner(self.database, self.settings, model, self.paths.adapters_dir)
+            learner = Learner(self.database, self.settings, model, self.paths.adapters_dir,
+                              on_thought=self.thoughts.add)
             learner.open()
             self._learner = learner
             if learner.metrics.adapter_version is not None:
@@ -266,7 +291,10 @@ class Engine:
         """
         cancel = cancel or CancelToken()
         user_message = self.session.add_user_message(text)
+        self.requests["total"] += 1
         started = time.perf_counter()
+        inference = self.breakers["inference"]
+        allowed = False
         for learned in self._remember_facts(user_message):
             yield Notice(f"I'll remember: {learned} (see `nexus-desktop facts list`)")
         self.last_answer = None
@@ -274,9 +302,15 @@ class Engine:
             recall = self._recall(user_message, context)
             self.last_answer = self._answer_from_memory(user_message, recall)
             if self.last_answer is None:
+                allowed = inference.allow()
+                if not allowed:
+                    raise InferenceUnavailableError(_unavailable(inference))
                 model = self.load_model()
                 plan = self._plan(model, user_message, recall)
         except NexusError as exc:
+            if allowed:
+                inference.record_failure(str(exc))
+            self.requests["failed"] += 1
             reply = self.session.record_failed_reply(user_message, str(exc))
             yield TurnResult(user_message.id, reply.id, "", "failed", "model",
                              _ms(started), None, 0, str(exc))
@@ -317,6 +351,11 @@ class Engine:
             log.exception("generation failed")
             status, error = "failed", f"generation failed: {exc}"
         finally:
+            if status == "failed":
+                inference.record_failure(error or "generation failed")
+                self.requests["failed"] += 1
+            else:
+                inference.record_success()
             self.session.finish_reply(reply, "".join(pieces), status, error)
             if status == "complete" and pieces and context == "full":
                 # Only the real conversation teaches: a reply made without memory
@@ -365,6 +404,7 @@ class Engine:
     def _reply_from_memory(self, user_message: Message, answer: FactAnswer,
                            started: float) -> Iterator[TurnEvent]:
         self.last_plan = None
+        self.requests["from_memory"] += 1
         reply = self.session.record_reply(user_message, answer.answer, "memory")
         self.facts.touch([answer.fact_id])
         self._after_reply()
@@ -401,6 +441,29 @@ class Engine:
             repetition_penalty=get("generation.repetition_penalty"),
         )
 
+    def register_cleanups(self, memory: MemoryManager) -> None:
+        """What the memory manager may free: caches first, then buffers, the embedding
+        model (loaded again when needed) and the database's free pages."""
+        memory.register_cleanup("gentle", "prefix cache", self._clear_prefix_cache)
+        memory.register_cleanup("aggressive", "replay buffer", self._trim_replay)
+        memory.register_cleanup("aggressive", "embedding model", self._unload_embeddings)
+        memory.register_cleanup("aggressive", "database", self.database.release_free_pages)
+
+    def _clear_prefix_cache(self) -> None:
+        if self._model is not None:
+            self._model.prefix.clear()
+
+    def _trim_replay(self) -> int:
+        if self._learner is None:
+            return 0
+        replay = self._learner.replay
+        return len(replay.trim_to(len(replay) * 3 // 4))
+
+    def _unload_embeddings(self) -> bool:
+        unloaded = self.indexer.unload_model()
+        release_shared_embedding_model()
+        return unloaded
+
     def close(self) -> None:
         """Stop the threads; an open learning round is checked and saved first."""
         if self._learner is not None:
@@ -413,6 +476,13 @@ class Engine:
         self.indexer.stop()
         self.compaction.wait()
         self.database.close()
+
+
+def _unavailable(breaker: CircuitBreaker) -> str:
+    state = breaker.snapshot()
+    return (f"The model failed {state.failures} times in a row (last: {state.last_error}). "
+            f"Nexus Desktop tries it again in {state.retry_in_seconds:.0f} s; your message "
+            "is saved, send it again then.")
 
 
 def _ms(started: float) -> float:

@@ -27,6 +27,11 @@ class ModelLoadError(NexusError):
     """The language model cannot be found, downloaded or loaded."""
 
 
+class InferenceUnavailableError(NexusError):
+    """The model failed several times in a row; it is not tried again until its breaker's
+    back-off has passed."""
+
+
 class InputError(NexusError):
     """A user message cannot be accepted as it is."""
 

@@ -21,6 +21,9 @@ from nexus_desktop.store.database import Database
 if TYPE_CHECKING:
     from nexus_desktop.engine import Engine
 
+# The private X server fixture (xvfb), for every test module that needs a real desktop.
+pytest_plugins = ["xdisplay"]
+
 # Set before any test imports huggingface_hub, which reads them once: no test may reach
 # the network, and the client's cache and token are never the developer's own.
 os.environ["HF_HUB_OFFLINE"] = "1"

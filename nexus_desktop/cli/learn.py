@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from typing import TextIO
 
+from nexus_desktop.governor.cpu_budget import CpuBudget
+from nexus_desktop.governor.monitor import process_cpu_share
+from nexus_desktop.governor.throttle import cpu_count, throttled
 from nexus_desktop.learning.metrics import LearningMetrics
 
 # How often progress is written to the terminal while learning.
@@ -23,6 +27,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     learn.add_argument("--seconds", type=_seconds, required=True, metavar="N",
                        help="seconds of learning work (0 only shows where learning stands)")
     learn.add_argument("--topic", help="learn the teacher's examples on this topic first")
+    learn.add_argument("--cpu-budget", type=_percent, metavar="P",
+                       help="the most CPU learning may use, as a percent of the whole machine "
+                            "(default: resources.idle_cpu_percent; 100: no limit)")
     learn.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
 
@@ -36,6 +43,17 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percent") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError("--cpu-budget must be from 1 to 100 (percent of the "
+                                         "whole machine)")
+    return value
+
+
 def run(args: argparse.Namespace, engine, out: TextIO = sys.stdout,  # type: ignore[no-untyped-def]
         err: TextIO = sys.stderr) -> int:
     if args.seconds > 0:
@@ -44,22 +62,40 @@ def run(args: argparse.Namespace, engine, out: TextIO = sys.stdout,  # type: ign
         engine.start_teacher(args.topic)
     engine.learner()  # the model with the newest good adapter, whose metrics are shown
     metrics = engine.learning_metrics()
+    settings = engine.settings
+    percent = (args.cpu_budget if args.cpu_budget is not None
+               else settings.get("resources.idle_cpu_percent"))
+    budget = CpuBudget(percent)
+    # Nothing interrupts a pause here but the end of the pause itself (Ctrl-C aside).
+    never = threading.Event()
+    run_started = (time.monotonic(), time.process_time())
     if args.seconds > 0:
         last_report = time.monotonic()
-        for metrics in engine.learn(args.seconds, args.topic):
+        work = throttled(engine.learn(args.seconds, args.topic), budget, never.wait,
+                         settings.get("resources.learning_threads"))
+        for metrics in work:
             if not args.json and time.monotonic() - last_report >= PROGRESS_SECONDS:
                 err.write(_progress(metrics) + "\n")
                 err.flush()
                 last_report = time.monotonic()
         if engine.learning_round_open:
             err.write("Checking the canary questions before saving...\n")
-        for _ in engine.finish_learning():
+        for _ in throttled(engine.finish_learning(), budget, never.wait,
+                           settings.get("resources.learning_threads")):
             pass
         metrics = engine.learning_metrics()
+    # The share of the whole machine over the whole run, canary check included.
+    wall = time.monotonic() - run_started[0]
+    achieved = (process_cpu_share(time.process_time() - run_started[1], wall, cpu_count())
+                if args.seconds > 0 and wall > 0 else None)
+    cpu = {"budget_percent": percent,
+           "achieved_percent": None if achieved is None else round(achieved, 1)}
     if args.json:
-        out.write(json.dumps(metrics.as_dict(), ensure_ascii=False) + "\n")
+        out.write(json.dumps({**metrics.as_dict(), "cpu": cpu}, ensure_ascii=False) + "\n")
     else:
         out.write(render(metrics))
+        shown = "-" if achieved is None else f"{achieved:.0f}%"
+        out.write(f"  CPU                  {shown} of the machine (budget {percent:.0f}%)\n")
     return 0
 
 

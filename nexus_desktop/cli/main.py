@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     from nexus_desktop.cli import learn
 
     learn.add_parser(commands)
+    from nexus_desktop.cli import status
+
+    status.add_parser(commands)
     return parser
 
 
@@ -86,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return facts.run_command(args, paths, settings)
         if args.command == "learn":
             return _learn(args, paths, settings)
+        if args.command == "status":
+            return _status(args, paths, settings)
         return _chat(paths, settings)
     except ConfigError as exc:
         print(f"Settings problem: {exc}", file=sys.stderr)
@@ -185,6 +190,16 @@ def _learn(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int
     engine, _ = _open_engine(paths, settings, background=False)
     try:
         return learn.run(args, engine)
+    finally:
+        engine.close()
+
+
+def _status(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
+    from nexus_desktop.cli import status
+
+    engine, _ = _open_engine(paths, settings, background=False)
+    try:
+        return status.run(args, engine)
     finally:
         engine.close()
 

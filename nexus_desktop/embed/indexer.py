@@ -201,6 +201,13 @@ class IndexWorker:
     def model(self) -> EmbeddingModel | None:
         return self._model
 
+    def unload_model(self) -> bool:
+        """Let the embedding model go (memory pressure); it is loaded again when next
+        needed. Returns whether one was loaded."""
+        with self._model_lock:
+            loaded, self._model = self._model is not None, None
+        return loaded
+
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()

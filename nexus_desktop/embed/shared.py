@@ -17,3 +17,11 @@ def shared_embedding_model() -> EmbeddingModel:
         if _model is None:
             _model = EmbeddingModel.load()
         return _model
+
+
+def release_shared_embedding_model() -> None:
+    """Forget the shared model, so its memory is freed once no one else holds it; the
+    next ``shared_embedding_model()`` loads it again."""
+    global _model
+    with _lock:
+        _model = None

@@ -61,10 +61,12 @@ class Learner:
     def __init__(self, database: Database, settings: Settings, chat_model: ChatModel,
                  adapters_dir: Path, canary: tuple[CanaryItem, ...] | None = None,
                  anchors: tuple[CanaryItem, ...] | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, on_thought: Callable[[str, str], object] | None = None) -> None:
         get = settings.get
         self.settings = settings
         self.chat_model = chat_model
+        # Told of checkpoints and rollbacks in words, for the thought stream.
+        self.on_thought = on_thought
         self.examples = ExampleStore(database)
         self.root = adapter_root(adapters_dir, chat_model.info.name)
         self.checkpoints = AdapterCheckpoints(self.root, get("learning.keep_versions"))
@@ -130,9 +132,10 @@ class Learner:
                 self._round_seconds += elapsed
                 self.metrics.learned_seconds += elapsed
                 self._refresh_counts()
-                yield self.metrics
                 if not worked:
                     self.metrics.state = "up to date"
+                yield self.metrics
+                if not worked:
                     break
                 if self._diverged or (self._round_seconds
                                       >= self.settings.get("learning.checkpoint_minutes") * 60):
@@ -345,6 +348,8 @@ class Learner:
         self.metrics.adapter_version = version.version
         self._event("checkpoint", {"version": version.version, "canary_loss": round(score, 4),
                                    "canary_reference": round(reference, 4)})
+        self._tell("checkpoint", f"adapter v{version.version} saved: canary "
+                   f"{_change(score, reference)}")
 
     def _roll_back(self, score: float, reference: float, margin: float) -> None:
         self.metrics.rollbacks += 1
@@ -370,6 +375,7 @@ class Learner:
         })
         log.warning("learning round rolled back: canary loss %.3f against %.3f (margin %.0f%%)",
                     score, reference, margin * 100)
+        self._tell("rollback", f"adapter rolled back: canary {_change(score, reference)}")
 
     # -- bookkeeping ----------------------------------------------------------------------
 
@@ -380,6 +386,10 @@ class Learner:
         return torch.optim.AdamW(list(self.adapter.parameters.values()), lr=self._learning_rate(),
                                  weight_decay=0.0)
 
+    def _tell(self, kind: str, text: str) -> None:
+        if self.on_thought is not None:
+            self.on_thought(kind, text)
+
     def _event(self, kind: str, detail: dict[str, object]) -> None:
         self.metrics.last_event = kind
         self.examples.log_event(kind, detail)
@@ -389,3 +399,10 @@ class Learner:
         self.metrics.replay_size = len(self.replay)
         self.metrics.new_examples = counts["new"]
         self.metrics.teacher_examples = counts["teacher"]
+
+
+def _change(score: float, reference: float) -> str:
+    """The canary loss against the base model's, as "+7%" or "-1%"."""
+    if not math.isfinite(score):
+        return "not a number (diverged)"
+    return f"{(score / reference - 1) * 100:+.0f}%"

@@ -124,6 +124,14 @@ class ReplayBuffer:
                 return self._trim(self.low_water)
             return []
 
+    def trim_to(self, count: int) -> list[int]:
+        """Keep only the ``count`` highest priorities (memory pressure); returns the
+        dropped ids. Their rows stay on disk and come back with the next start."""
+        with self._lock:
+            if self._n <= count:
+                return []
+            return self._trim(max(0, count))
+
     def update(self, example_id: int, priority: float) -> bool:
         """Set the priority of an example in the buffer; an absent id is ignored.
 

@@ -18,6 +18,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -34,7 +35,7 @@ from nexus_desktop.errors import (
     TeacherTimeoutError,
     TeacherUnavailableError,
 )
-from nexus_desktop.governor.breaker import OPEN, BreakerState, CircuitBreaker
+from nexus_desktop.governor.breaker import CLOSED, OPEN, BreakerState, CircuitBreaker
 from nexus_desktop.learning.topics import SETTING as FOCUS_SETTING
 from nexus_desktop.learning.topics import TopicRotation, check_topic, focus_topics
 from nexus_desktop.store.connection import translate_errors, write_transaction
@@ -377,8 +378,11 @@ class TeacherWorker(threading.Thread):
 
     def __init__(self, database: Database, settings: Settings, *,
                  breaker: CircuitBreaker | None = None, seed: int | None = None,
-                 idle_seconds: float = 5.0, pause_seconds: float = 1.0) -> None:
+                 idle_seconds: float = 5.0, pause_seconds: float = 1.0,
+                 on_thought: Callable[[str, str], object] | None = None) -> None:
         super().__init__(name="nexus-teacher", daemon=False)
+        # Told what the teacher did, in words, for the thought stream.
+        self.on_thought = on_thought
         self.settings = settings
         self.teacher = OllamaTeacher(database, settings, breaker)
         # How long to wait with nothing to do (enough examples, teacher off), and after a
@@ -461,13 +465,27 @@ class TeacherWorker(threading.Thread):
         topic, config_error = self._next_topic()
         with self._lock:
             self._last_topic = topic
+        was_open = snapshot.state == OPEN
         stored = self.teacher.fill_once(topic)
         with self._lock:
             self._examples_written += stored
             self._last_error = self.teacher.last_error or config_error
+        self._tell(topic, stored, was_open)
         if stored:
             return 0.0
         return self.pause_seconds
+
+    def _tell(self, topic: str, stored: int, was_open: bool) -> None:
+        if self.on_thought is None:
+            return
+        state = self.breaker.snapshot()
+        if stored:
+            self.on_thought("teacher", f"teacher: {stored} Q/A on {topic}")
+        elif state.state == OPEN and not was_open:
+            self.on_thought("breaker", f"teacher unavailable ({state.last_error}); "
+                            f"trying again in {state.retry_in_seconds:.0f} s")
+        if was_open and state.state == CLOSED:
+            self.on_thought("breaker", "teacher reachable again")
 
     def _next_topic(self) -> tuple[str, str | None]:
         """The topic to ask about, and why the focus topics setting was not usable."""

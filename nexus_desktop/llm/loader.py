@@ -58,10 +58,16 @@ def thread_count(setting: int) -> int:
 
 
 def load_chat_model(settings: Settings, paths: AppPaths, status: Status = log.info,
-                    tqdm_class: Any = None) -> tuple[ChatModel, LoadReport]:
+                    tqdm_class: Any = None,
+                    check_fits: Callable[[Path], None] | None = None
+                    ) -> tuple[ChatModel, LoadReport]:
+    """Load the configured model; ``check_fits(folder)`` may refuse it (ModelLoadError)
+    once its weights are on disk and before they are read."""
     started = time.perf_counter()
     source = resolve_source(settings.get("model.source"))
     folder, converted = model_folder(source, paths, status, tqdm_class)
+    if check_fits is not None:
+        check_fits(folder)
     try:
         model = _load(folder, source, settings, paths)
     except ModelLoadError:

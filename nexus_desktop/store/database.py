@@ -149,6 +149,21 @@ class Database:
                 (time.time(), kind, message, json.dumps(detail or {})),
             )
 
+    def release_free_pages(self) -> int:
+        """Under memory pressure: give this thread's page cache back (``PRAGMA
+        shrink_memory``) and the file's free pages back to the disk; returns the pages
+        freed on disk."""
+        connection = self.connection()
+        with translate_errors(self.path):
+            connection.execute("PRAGMA shrink_memory").fetchall()
+            if connection.pragma("auto_vacuum") != 2:
+                return 0
+            free = int(connection.pragma("freelist_count"))
+            if free:
+                with write_transaction(connection):
+                    connection.execute("PRAGMA incremental_vacuum").fetchall()
+            return free - int(connection.pragma("freelist_count"))
+
     def quick_check(self) -> list[str]:
         return quick_check(self.connection())
 

@@ -261,6 +261,22 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        5,
+        "the thought stream: what the app did in the background and why, bounded",
+        """
+        -- Mode changes, learning rounds, rollbacks, teacher batches, memory warnings, in
+        -- words for the dashboard. Trimmed to the newest rows as it grows (see
+        -- store/thoughts.py), so it never grows without bound. Unlike `events` (what
+        -- happened to the data, kept), nothing here is needed later.
+        CREATE TABLE thoughts(
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            kind TEXT NOT NULL,
+            text TEXT NOT NULL
+        );
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
