@@ -124,8 +124,10 @@ class Daemon:
             activity = DesktopActivity(source, app_activity or AppActivity(), reason=reason)
         get = engine.settings.get
         governor = Governor(activity.read, limits_from(get))
-        memory = MemoryManager(warning_mb=get("resources.ram_warning_mb"),
-                               critical_mb=get("resources.ram_mb"),
+        critical = get("resources.ram_mb")
+        # The warning level must lie below the limit; a user may have set it above.
+        memory = MemoryManager(warning_mb=min(get("resources.ram_warning_mb"), critical * 0.9),
+                               critical_mb=critical,
                                on_event=engine.thoughts.add)
         engine.register_cleanups(memory)
         return cls(engine, governor, ResourceMonitor(), memory,

@@ -79,7 +79,9 @@ def test_facts_told_in_conversation_are_answered_from_the_adapter_alone(
     before = answers_from_weights(bundled_home, settings)
     assert correct(before) <= 1, before
 
-    metrics = json.loads(nexus("learn", "--seconds", "600", "--json").stdout)
+    # No CPU limit: this proves learning, the budget is proved in test_governor_proof.py.
+    metrics = json.loads(nexus("learn", "--seconds", "600", "--cpu-budget", "100",
+                               "--json").stdout)
 
     # One version per round of five minutes of work: one here, more on a slow machine.
     assert metrics["rollbacks"] == 0 and (metrics["adapter_version"] or 0) >= 1, metrics
@@ -131,7 +133,8 @@ def test_killed_while_learning_the_next_start_loads_the_last_good_version(
     tell_facts(bundled_home, settings, 3)
     root = adapter_root(bundled_home.adapters_dir, MODEL_NAME)
     learning = subprocess.Popen(
-        [sys.executable, "-m", "nexus_desktop", "learn", "--seconds", "600"],
+        [sys.executable, "-m", "nexus_desktop", "learn", "--seconds", "600",
+         "--cpu-budget", "100"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(root, "v000001", learning, 900)

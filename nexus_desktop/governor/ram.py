@@ -30,19 +30,19 @@ def available_mb() -> float:
 
 
 def check_model_fits(folder: Path, budget_mb: float,
-                     rss_mb: Callable[[], float] = process_rss_mb,
-                     free_mb: Callable[[], float] = available_mb) -> None:
+                     rss_mb: Callable[[], float] | None = None,
+                     free_mb: Callable[[], float] | None = None) -> None:
     """Raise ModelLoadError when the model in ``folder`` would take the process past
     ``budget_mb`` (the ``resources.ram_mb`` setting) or past the machine's free memory."""
     needed = weights_mb(folder)
-    in_use = rss_mb()
+    in_use = (rss_mb or process_rss_mb)()
     if in_use + needed > budget_mb:
         raise ModelLoadError(
             f"The model in {folder} needs about {needed:,.0f} MB of memory; Nexus Desktop "
             f"uses {in_use:,.0f} MB and may use at most {budget_mb:,.0f} MB. Raise the limit "
             "(`nexus-desktop config set resources.ram_mb N`, or Settings > Limits) or choose "
             "a smaller model.")
-    free = free_mb()
+    free = (free_mb or available_mb)()
     if needed > free:
         raise ModelLoadError(
             f"The model in {folder} needs about {needed:,.0f} MB of memory and only "
