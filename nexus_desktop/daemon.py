@@ -195,6 +195,9 @@ class Daemon:
         job = Job(name, work)
         if priority == USER:
             self.engine.learning.request_begins()
+            if self.activity is not None:
+                # Where the desktop cannot be read, using the app is the activity known.
+                self.activity.app.note()
         self._queue.put(_Queued(priority, next(self._seq), job))
         self._wake.set()
         return job

@@ -100,6 +100,11 @@ class DesktopActivity:
         self._retry_at: float | None = None
 
     @property
+    def app(self) -> AppActivity:
+        """The app's own activity, which the chat window and daemon note."""
+        return self._app
+
+    @property
     def fallback_reason(self) -> str | None:
         """Why the OS source is not used, or None while it is."""
         with self._lock:

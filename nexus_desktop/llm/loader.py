@@ -16,6 +16,7 @@ from safetensors import SafetensorError
 
 from nexus_desktop.config import Settings
 from nexus_desktop.errors import ModelLoadError
+from nexus_desktop.governor.vram import apply_vram_budget
 from nexus_desktop.llm import gguf_cache, hub
 from nexus_desktop.llm.chat_model import ChatModel, ModelInfo
 from nexus_desktop.llm.device import pick_device, pick_dtype
@@ -86,6 +87,8 @@ def _load(folder: Path, source: ModelSource, settings: Settings, paths: AppPaths
 
     torch.set_num_threads(thread_count(settings.get("model.threads")))
     device = pick_device(settings.get("model.device"))
+    # Before the weights go to the GPU, so the budget holds from the first allocation.
+    apply_vram_budget(settings.get("resources.vram_mb"), device)
     try:
         config = AutoConfig.from_pretrained(folder)
         choice = pick_dtype(
