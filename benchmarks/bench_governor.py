@@ -166,11 +166,15 @@ def share_pct(start: Mark, end: Mark, cores: int) -> float:
 
 
 @dataclass(frozen=True)
-class SliceEnd:
-    start: float
+class Slice:
+    start: Mark
     end: Mark
-    steps: int
+    steps: int  # learning steps after it
     training: bool  # no new examples were waiting: the slice learned, not measured surprise
+
+    @property
+    def seconds(self) -> float:
+        return self.end.at - self.start.at
 
 
 class SliceLog:
@@ -178,26 +182,32 @@ class SliceLog:
     tests/test_daemon.py's SliceCounter counts them). Loads the model."""
 
     def __init__(self, engine: Any) -> None:
-        self.starts: list[float] = []
-        self.ends: list[SliceEnd] = []
-        learner = engine.learner()
+        self.starts: list[Mark] = []
+        self.ends: list[Slice] = []
+        self.learner = learner = engine.learner()
         original = learner.slice
 
         def logged(topic: str | None = None) -> bool:
             training = learner.metrics.new_examples == 0
-            started = time.monotonic()
+            started = Mark.now()
             self.starts.append(started)
             try:
                 return original(topic)
             finally:
-                self.ends.append(SliceEnd(started, Mark.now(), learner.metrics.steps,
-                                          training))
+                self.ends.append(Slice(started, Mark.now(), learner.metrics.steps, training))
 
         learner.slice = logged  # type: ignore[method-assign]
 
     @property
     def running(self) -> bool:
         return len(self.starts) > len(self.ends)
+
+
+def skip_last_round(slices: SliceLog | None) -> None:
+    """At close the engine checks and saves the open round (the canary questions, 10 s or
+    more); parts 1 and 2 do not measure it, so it is skipped."""
+    if slices is not None:
+        slices.learner.finish = lambda: None  # type: ignore[method-assign]
 
 
 @dataclass
@@ -305,7 +315,7 @@ def share_worker(spec: dict[str, Any]) -> dict[str, Any]:
     budget_percent = spec["budget"]
     cores = psutil.cpu_count() or 1
     engine = open_engine(spec)
-    daemon = None
+    daemon = slices = None
     try:
         slices = SliceLog(engine)
         rss_model = rss_mb()
@@ -314,28 +324,29 @@ def share_worker(spec: dict[str, Any]) -> dict[str, Any]:
         started = time.monotonic()
         daemon.start()
         # Learning has begun: the first slice that learned (not the surprise of new
-        # examples) has ended.
+        # examples) has ended. The pause after a slice pays for that slice, so a whole
+        # cycle runs from one slice's start to the next one's: measured from the start of
+        # the slice after it to the first slice start at least the measured time later.
         wait_for(lambda: any(s.training for s in slices.ends), spec["timeout"],
                  "the first learning slice")
+        first_index = len(slices.ends)
+        wait_for(lambda: len(slices.starts) > first_index, spec["timeout"], "the next slice")
         warm_up_s = time.monotonic() - started
-        first_index = len(slices.ends) - 1
-        first = slices.ends[first_index]
-        due = first.end.at + spec["seconds"]
+        begin = slices.starts[first_index]
+        due = begin.at + spec["seconds"]
         own: list[float] = []
         while time.monotonic() < due:
             time.sleep(1.0)
             value = daemon.budget.achieved_percent()
             if value is not None:
                 own.append(value)
-        # The measurement ends at a slice end too: whole cycles of slice and pause.
-        wait_for(lambda: slices.ends[-1].end.at >= due, spec["timeout"],
-                 "a slice end after the measured time", interval=0.05)
-        last_index = next(i for i, s in enumerate(slices.ends) if s.end.at >= due)
-        last = slices.ends[last_index]
+        wait_for(lambda: slices.starts[-1].at >= due, spec["timeout"],
+                 "a slice start after the measured time", interval=0.05)
+        last_index = next(i for i, m in enumerate(slices.starts) if m.at >= due)
+        end = slices.starts[last_index]
         own_at_end = daemon.budget.achieved_percent()
-        measured = slices.ends[first_index + 1:last_index + 1]
-        wall = last.end.at - first.end.at
-        achieved = share_pct(first.end, last.end, cores)
+        measured = slices.ends[first_index:last_index]
+        achieved = share_pct(begin, end, cores)
         return {
             "budget_percent": budget_percent,
             "cores": cores,
@@ -344,15 +355,16 @@ def share_worker(spec: dict[str, Any]) -> dict[str, Any]:
             "budget_own_mean_percent": statistics.fmean(own) if own else None,
             "budget_own_at_end_percent": own_at_end,
             "budget_effective_percent_at_end": daemon.budget.effective_percent,
-            "wall_s": wall,
-            "cpu_s": last.end.cpu - first.end.cpu,
-            "work_s": sum(s.end.at - s.start for s in measured),
+            "wall_s": end.at - begin.at,
+            "cpu_s": end.cpu - begin.cpu,
+            "work_s": sum(s.seconds for s in measured),
             "slices": len(measured),
-            "longest_slice_s": max((s.end.at - s.start for s in measured), default=None),
-            "steps": last.steps - first.steps,
+            "slice_s_median": statistics.median(s.seconds for s in measured),
+            "longest_slice_s": max(s.seconds for s in measured),
+            "steps": measured[-1].steps - slices.ends[first_index - 1].steps,
             "warm_up_s": warm_up_s,
-            "slices_before": first_index + 1,
-            "other_work_pct_one_core": other_work_pct(first.end, last.end),
+            "slices_before": first_index,
+            "other_work_pct_one_core": other_work_pct(begin, end),
             "rss_model_mb": rss_model,
             "rss_end_mb": rss_mb(),
             "mode": str(daemon.governor.last.mode) if daemon.governor.last else None,
@@ -360,6 +372,7 @@ def share_worker(spec: dict[str, Any]) -> dict[str, Any]:
     finally:
         if daemon is not None:
             daemon.stop(timeout=300)
+        skip_last_round(slices)
         engine.close()
 
 
@@ -394,8 +407,11 @@ def start_xvfb() -> tuple[str, subprocess.Popen[bytes]]:
 
 
 def pause_worker(spec: dict[str, Any]) -> dict[str, Any]:
+    import psutil
+
     from nexus_desktop.governor.activity import AppActivity, DesktopActivity
     from nexus_desktop.governor.activity_x11 import X11Activity
+    from nexus_desktop.governor.cpu_budget import learning_threads
     from nexus_desktop.governor.modes import Limits
 
     xdotool = shutil.which("xdotool")
@@ -415,7 +431,7 @@ def pause_worker(spec: dict[str, Any]) -> dict[str, Any]:
         return asked
 
     engine = open_engine(spec)
-    daemon = None
+    daemon = slices = None
     try:
         slices = SliceLog(engine)
         activity = DesktopActivity(X11Activity(display), AppActivity())
@@ -430,11 +446,9 @@ def pause_worker(spec: dict[str, Any]) -> dict[str, Any]:
         wait_for(lambda: len(slices.ends) >= 3, spec["timeout"], "three slices")
         trials = []
         for number in range(spec["trials"]):
-            # At a random moment within a slice.
-            count = len(slices.ends)
-            wait_for(lambda count=count: len(slices.ends) > count, spec["timeout"],
-                     "a slice end")
-            recent = [s.end.at - s.start for s in slices.ends[-5:]]
+            # A slice has just ended (the waits before end at one); the input comes at a
+            # random moment within the next.
+            recent = [s.seconds for s in slices.ends[-5:]]
             time.sleep(rng.uniform(0.0, statistics.median(recent)))
             running = slices.running
             mark = Mark.now()
@@ -467,8 +481,8 @@ def pause_worker(spec: dict[str, Any]) -> dict[str, Any]:
                 "to_active_s": change.at - asked,
                 "to_pause_s": paused_at - asked,
                 "slices_ended_after_input": len(ended_after),
-                "slices_started_after_active": sum(1 for s in slices.starts
-                                                   if s > change.at),
+                "slices_started_after_active": sum(1 for m in slices.starts
+                                                   if m.at > change.at),
                 "xdotool_s": xdotool_s,
                 "recent_slice_s": statistics.median(recent),
                 "other_work_pct_one_core": other_work_pct(mark, Mark.now()),
@@ -490,14 +504,17 @@ def pause_worker(spec: dict[str, Any]) -> dict[str, Any]:
             return {"median": statistics.median(values), "max": max(values),
                     "min": min(values)}
 
-        return {"display": display, "trials": trials, "to_active": stats("to_active_s"),
+        return {"display": display, "trials": trials,
+                "learning_threads": learning_threads(100.0, psutil.cpu_count() or 1),
+                "to_active": stats("to_active_s"),
                 "to_pause": stats("to_pause_s"),
-                "slice_s_median": statistics.median(s.end.at - s.start for s in slices.ends),
+                "slice_s_median": statistics.median(s.seconds for s in slices.ends),
                 "limits": {"active_cpu_percent": 0.0, "idle_cpu_percent": 100.0,
                            "idle_minutes": 0.05}}
     finally:
         if daemon is not None:
             daemon.stop(timeout=300)
+        skip_last_round(slices)
         engine.close()
         xvfb.terminate()
         xvfb.wait(10)
@@ -512,7 +529,7 @@ def soak_worker(spec: dict[str, Any]) -> dict[str, Any]:
 
     cores = psutil.cpu_count() or 1
     engine = open_engine(spec, background_indexing=True)
-    daemon = None
+    daemon = slices = None
     stop = threading.Event()
     samples: list[tuple[float, float]] = []  # (seconds since the start, RSS MB)
     try:
@@ -622,6 +639,7 @@ def soak_worker(spec: dict[str, Any]) -> dict[str, Any]:
         stop.set()
         if daemon is not None:
             daemon.stop(timeout=300)
+        skip_last_round(slices)
         engine.close()
 
 
@@ -667,6 +685,8 @@ def machine_info() -> dict[str, Any]:
     import psutil
     import torch
 
+    from nexus_desktop.governor.priority import idle_is_reversible
+
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -680,14 +700,16 @@ def machine_info() -> dict[str, Any]:
             "physical_cores": psutil.cpu_count(logical=False),
             "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
             "os": platform.platform(), "python": platform.python_version(),
-            "torch": torch.__version__, "nice": os.nice(0)}
+            "torch": torch.__version__, "nice": os.nice(0),
+            "learning_priority": ("SCHED_IDLE" if sys.platform.startswith("linux")
+                                  and idle_is_reversible() else "unchanged")}
 
 
 def git_state() -> dict[str, Any]:
     def git(*args: str) -> str | None:
         try:
             done = subprocess.run(["git", *args], capture_output=True, text=True,
-                                  cwd=Path(__file__).resolve().parent, check=False)
+                                  cwd=Path(__file__).resolve().parent.parent, check=False)
         except OSError:
             return None
         return done.stdout.strip() if done.returncode == 0 else None
@@ -812,7 +834,8 @@ def print_report(out: dict[str, Any]) -> None:
     if out["changed_files"]:
         print(f"uncommitted changes: {', '.join(out['changed_files'])}")
     print(f"machine: {m['cpu']}, {m['logical_cores']} logical / {m['physical_cores']} "
-          f"physical cores, {m['ram_gb']} GiB RAM, torch {m['torch']}, nice {m['nice']}")
+          f"physical cores, {m['ram_gb']} GiB RAM, torch {m['torch']}, nice {m['nice']}, "
+          f"learning at {m['learning_priority']}")
     print(f"load average at start {out['load_average_at_start']}, at end "
           f"{out['load_average_at_end']}; other work {out['other_work_pct_one_core_whole_run']}"
           f"% of one core over the run; whole run {out['total_s'] / 60:.1f} min")
@@ -833,7 +856,8 @@ def print_report(out: dict[str, Any]) -> None:
         _table(rows)
     if "pause" in out:
         p = out["pause"]
-        print(f"\n2. From input (xdotool mousemove on {p['display']}) to the learning pause")
+        print(f"\n2. From input (xdotool mousemove on {p['display']}) to the learning pause "
+              f"(idle budget 100%: {p['learning_threads']} learning threads)")
         rows = [["trial", "slice running", "to mode active s", "to learning paused s",
                  "slices started after", "other work % of a core"]]
         for t in p["trials"]:
@@ -879,7 +903,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="keep the converted model here between runs (default: temporary)")
     parser.add_argument("--dtype", default="bfloat16", choices=("float32", "bfloat16"),
                         help="model.dtype (default bfloat16)")
-    parser.add_argument("--facts", type=int, default=len(FACTS),
+    parser.add_argument("--facts", type=int,
                         help="facts told before the parts, 1 to 10 (default 10)")
     parser.add_argument("--reply-tokens", type=int, default=48,
                         help="generation.max_new_tokens for every turn (default 48)")
@@ -903,7 +927,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="the longest wait for any one event (default 900 s)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    defaults = {"share_seconds": (10.0, 60.0), "trials": (2, 5), "soak_minutes": (2.0, 30.0)}
+    defaults = {"share_seconds": (10.0, 60.0), "trials": (2, 5), "soak_minutes": (2.0, 30.0),
+                "facts": (3, len(FACTS))}
     for name, (short, full) in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, short if args.quick else full)

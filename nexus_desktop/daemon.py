@@ -304,7 +304,6 @@ class Daemon:
         breaker = engine.breakers["learning"]
         if not breaker.allow():
             return False
-        before = engine.learning_metrics().learned_seconds
         try:
             for _ in throttled(self._learning_work(), self.budget, self._pause,
                                engine.settings.get("resources.learning_threads")):
@@ -318,10 +317,11 @@ class Daemon:
             self._learning_failed(exc)
             return True
         breaker.record_success()
-        worked = engine.learning_metrics().learned_seconds > before
-        if not worked:
+        if engine.learning_metrics().state == "up to date":
+            # Nothing to learn: look again at the next tick, not at once.
             self._learning_announced = False
-        return worked
+            return False
+        return True
 
     def _learning_work(self) -> Iterator[object]:
         yield from self.engine.learn(math.inf)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from nexus_desktop.governor.breaker import OPEN, BreakerState
+from nexus_desktop.governor.breaker import CLOSED, BreakerState
 from nexus_desktop.learning.checkpoints import AdapterCheckpoints
 from nexus_desktop.learning.learner import adapter_root
 
@@ -150,8 +150,8 @@ def _health(breakers: dict[str, Any], memory: dict[str, Any],
     serious: list[str] = []
     minor: list[str] = []
     for name, breaker in breakers.items():
-        if breaker["state"] == OPEN:
-            text = f"{name} breaker open: {breaker['last_error']}"
+        if breaker["state"] != CLOSED:
+            text = f"{name} breaker {breaker['state']}: {breaker['last_error']}"
             (serious if name == "inference" else minor).append(text)
     level = memory.get("level")
     if level == "critical":

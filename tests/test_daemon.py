@@ -172,6 +172,8 @@ def test_a_failing_teacher_opens_its_breaker_chat_keeps_working_and_status_shows
     engine.settings.set("teacher.url", closed_port_url())
     teacher = engine.start_teacher()
     teacher.pause_seconds = 0.05
+    # Open for long: a slow turn on a busy machine must not outlast the back-off.
+    teacher.breaker.base_backoff_seconds = teacher.breaker.max_backoff_seconds = 600.0
     wait_for(lambda: teacher.breaker.state == "open")
     result = daemon.submit_turn("What is my favorite color?").wait(60)
     assert result.status == "complete"
@@ -213,3 +215,24 @@ def test_stop_ends_the_loop_and_answers_queued_jobs(engine: Engine, desktop: Fak
     assert job.done and job.wait(0).status == "complete"
     assert not daemon.running
     assert [t.text for t in engine.thoughts.recent()][-1] == "stopped"
+
+
+def test_a_daemon_with_nothing_to_learn_looks_once_a_tick_and_does_not_spin(
+        paths: AppPaths, tiny_settings: Settings, desktop: FakeDesktop):
+    engine = Engine(paths, tiny_settings)
+    engine.open(background_indexing=False)
+    governor = Governor(desktop.read, Limits(idle_cpu_percent=100.0, idle_minutes=1.0),
+                        read_battery=lambda: None)
+    daemon = Daemon(engine, governor, ResourceMonitor(), MemoryManager(), CpuBudget(100.0),
+                    follow_settings=False)
+    slices = SliceCounter(engine)
+    daemon.start()
+    try:
+        wait_for(lambda: slices.count >= 1)
+        time.sleep(2.5)
+        assert slices.count <= 4, slices.count  # one look per second, not thousands
+        assert engine.learning_metrics().state == "up to date"
+        assert not any(t.kind == "learning" for t in engine.thoughts.recent())
+    finally:
+        daemon.stop()
+        engine.close()

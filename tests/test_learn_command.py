@@ -127,3 +127,41 @@ def test_a_completed_exchange_becomes_an_example(quiet_engine: Engine):
     list(quiet_engine.turn("What is my favorite color?", context="none"))
     assert quiet_engine.database.connection().execute(
         "SELECT count(*) FROM training_examples").get == 1
+
+
+def test_a_round_the_guard_undoes_is_learned_again_within_the_seconds(
+        learning_cli: AppPaths, tiny_settings: Settings, monkeypatch: pytest.MonkeyPatch):
+    import argparse
+    import io
+
+    from nexus_desktop.cli import learn
+
+    engine = Engine(learning_cli, tiny_settings)
+    engine.open(background_indexing=False)
+    try:
+        for _ in engine.turn("My favorite color is teal."):
+            pass
+        learner = engine.learner()
+        # The first check meets a reference no round can meet, the second an easy one.
+        references = iter([1e-6, 1e9])
+
+        def reference(may_continue):  # type: ignore[no-untyped-def]
+            learner.metrics.canary_reference = next(references)
+            return learner.metrics.canary_reference
+            yield  # a generator, as the real one
+
+        monkeypatch.setattr(learner, "_canary_reference", reference)
+        # The tiny model never gets below the threshold: "up to date" every fifth look.
+        looks: list[int] = []
+        monkeypatch.setattr(learner, "_has_work",
+                            lambda: looks.append(1) or len(looks) % 5 != 0)
+        out, err = io.StringIO(), io.StringIO()
+        args = argparse.Namespace(seconds=30.0, topic=None, cpu_budget=100.0, json=True)
+        assert learn.run(args, engine, out, err) == 0
+        metrics = json.loads(out.getvalue())
+        assert metrics["rollbacks"] == 1 and metrics["adapter_version"] == 1, metrics
+        assert metrics["last_event"] == "checkpoint"
+        assert "that round was undone; learning again at half the rate" in err.getvalue()
+        assert metrics["cpu"]["budget_percent"] == 100.0
+    finally:
+        engine.close()

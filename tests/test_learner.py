@@ -204,6 +204,23 @@ def test_diverged_weights_end_the_round_and_are_rolled_back(
     assert learner.metrics.as_dict()["canary_loss"] is None
 
 
+def test_a_rolled_back_round_is_measured_again_and_learned_anew(
+        learner: Learner, db: Database) -> None:
+    tell(db, *STATEMENTS)
+    drain(learner, 4)
+    assert states(db) == {"replay": 6}
+    # A reference no round can meet: the guard rolls this one back.
+    learner.metrics.canary_reference = 1e-6
+    list(learner.end_round())
+    assert learner.metrics.rollbacks == 1 and learner.metrics.adapter_version is None
+    assert learner.examples.events()[0][2]["measured_again"] == 6
+    # The losses were measured with the weights thrown away: measured again.
+    assert states(db) == {"new": 6} and len(learner.replay) == 0
+    drain(learner, 3)
+    assert states(db) == {"replay": 6} and len(learner.replay) == 6
+    assert learner.round_open
+
+
 def test_damaged_newest_version_falls_back_to_the_one_before(
         db: Database, learner: Learner, learn_settings: Settings, paths: AppPaths) -> None:
     tell(db, *STATEMENTS)

@@ -83,8 +83,10 @@ def test_facts_told_in_conversation_are_answered_from_the_adapter_alone(
     metrics = json.loads(nexus("learn", "--seconds", "600", "--cpu-budget", "100",
                                "--json").stdout)
 
-    # One version per round of five minutes of work: one here, more on a slow machine.
-    assert metrics["rollbacks"] == 0 and (metrics["adapter_version"] or 0) >= 1, metrics
+    # One version per round of five minutes of work: one here, more on a slow machine. A
+    # round the canary guard undid is learned again, so the last round is a checkpoint.
+    assert metrics["last_event"] == "checkpoint", metrics
+    assert (metrics["adapter_version"] or 0) >= 1, metrics
     probes = stored_kinds(bundled_home)
     assert probes == {"fact_qa": 29, "exchange": 10}, probes  # the probes teach nothing
     assert metrics["canary_loss"] < metrics["canary_reference"] * 1.05, metrics

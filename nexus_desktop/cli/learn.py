@@ -70,20 +70,30 @@ def run(args: argparse.Namespace, engine, out: TextIO = sys.stdout,  # type: ign
     never = threading.Event()
     run_started = (time.monotonic(), time.process_time())
     if args.seconds > 0:
+        threads = settings.get("resources.learning_threads")
+        work_before = metrics.learned_seconds
         last_report = time.monotonic()
-        work = throttled(engine.learn(args.seconds, args.topic), budget, never.wait,
-                         settings.get("resources.learning_threads"))
-        for metrics in work:
-            if not args.json and time.monotonic() - last_report >= PROGRESS_SECONDS:
-                err.write(_progress(metrics) + "\n")
-                err.flush()
-                last_report = time.monotonic()
-        if engine.learning_round_open:
-            err.write("Checking the canary questions before saving...\n")
-        for _ in throttled(engine.finish_learning(), budget, never.wait,
-                           settings.get("resources.learning_threads")):
-            pass
-        metrics = engine.learning_metrics()
+        while True:
+            work_left = args.seconds - (engine.learning_metrics().learned_seconds - work_before)
+            for metrics in throttled(engine.learn(work_left, args.topic), budget, never.wait,
+                                     threads):
+                if not args.json and time.monotonic() - last_report >= PROGRESS_SECONDS:
+                    err.write(_progress(metrics) + "\n")
+                    err.flush()
+                    last_report = time.monotonic()
+            rollbacks = engine.learning_metrics().rollbacks
+            if engine.learning_round_open:
+                err.write("Checking the canary questions before saving...\n")
+            for _ in throttled(engine.finish_learning(), budget, never.wait, threads):
+                pass
+            metrics = engine.learning_metrics()
+            spent = metrics.learned_seconds - work_before
+            if metrics.rollbacks == rollbacks or spent >= args.seconds:
+                break
+            # The round was undone and its examples are new again: learn them anew, at
+            # half the rate, with the work seconds that are left.
+            err.write("The canary questions got worse, so that round was undone; learning "
+                      "again at half the rate.\n")
     # The share of the whole machine over the whole run, canary check included.
     wall = time.monotonic() - run_started[0]
     achieved = (process_cpu_share(time.process_time() - run_started[1], wall, cpu_count())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,7 +35,7 @@ def session_bus_address(environ: Mapping[str, str] = os.environ) -> str | None:
     return None
 
 
-class _SessionBusSource:
+class _SessionBusSource(ABC):
     """A connection to the session bus and one method call with a timeout."""
 
     name = "dbus"
@@ -55,8 +56,9 @@ class _SessionBusSource:
         with self._lock:
             self._disconnect()
 
+    @abstractmethod
     def _idle_ms(self) -> int:
-        raise NotImplementedError
+        """Milliseconds since the last input, as this desktop's service reports them."""
 
     def _call(self, bus_name: str, object_path: str, interface: str, method: str) -> int:
         """Call a method that returns one unsigned integer; D-Bus errors propagate."""

@@ -84,6 +84,12 @@ class ExampleStore:
             "UPDATE training_examples SET state = ?, surprise = ?, priority = ?, last_loss = ? "
             "WHERE id = ?", rows)
 
+    def measure_again(self, ids: Iterable[int]) -> None:
+        """Back to 'new': their surprise and priority were measured with weights that
+        were rolled back, so they are measured again with the weights in use."""
+        self._write("UPDATE training_examples SET state = 'new', priority = NULL "
+                    "WHERE id = ? AND state != 'new'", [(i,) for i in ids])
+
     def record_training(self, losses: list[tuple[int, float]], boosts: dict[int, float]) -> None:
         """New priorities (the loss just measured) of examples a step trained on."""
         self._write(

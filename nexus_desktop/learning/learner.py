@@ -90,6 +90,8 @@ class Learner:
         self._diverged = False
         self._seconds_per_example: float | None = None
         self._boosts: dict[int, float] = {}
+        # Examples measured or trained in the open round: a rollback measures them again.
+        self._round_ids: set[int] = set()
 
     # -- start ----------------------------------------------------------------------
 
@@ -185,6 +187,7 @@ class Learner:
         self._round_seconds = 0.0
         self._round_dirty = False
         self._diverged = False
+        self._round_ids.clear()
         self._refresh_counts()
         yield self.metrics
 
@@ -207,6 +210,7 @@ class Learner:
             self._diverged = self._round_dirty = True
             return
         self.examples.record_surprise(list(zip(fresh, losses, strict=True)), threshold)
+        self._round_ids.update(e.id for e in fresh)
         for example, loss in zip(fresh, losses, strict=True):
             self.metrics.rolling_surprise = rolling(self.metrics.rolling_surprise, loss)
             if loss < threshold:
@@ -234,6 +238,7 @@ class Learner:
 
     def _train(self, micro: int) -> None:
         drawn = self.replay.sample(micro)
+        self._round_ids.update(i for i, _ in drawn)
         found = self.examples.get(i for i, _ in drawn)
         started = time.perf_counter()
         encoded = [self.encoder.encode(i, found[i].prompt, found[i].target) for i, _ in drawn]
@@ -367,11 +372,16 @@ class Learner:
             self.metrics.adapter_version = None
         self._rate_scale = max(MIN_RATE_SCALE, self._rate_scale / 2)
         self._optimizer = self._new_optimizer()
+        # What the round learned is gone: its examples' losses were measured with the
+        # weights just discarded, so they are measured again and learned anew.
+        self.examples.measure_again(self._round_ids)
+        self.replay.remove(list(self._round_ids))
         self._event("rolled_back", {
             "canary_loss": round(score, 4) if math.isfinite(score) else str(score),
             "canary_reference": round(reference, 4), "margin": margin,
             "back_to_version": self.metrics.adapter_version,
             "next_learning_rate": self._learning_rate(),
+            "measured_again": len(self._round_ids),
         })
         log.warning("learning round rolled back: canary loss %.3f against %.3f (margin %.0f%%)",
                     score, reference, margin * 100)
