@@ -83,9 +83,8 @@ def test_facts_told_in_conversation_are_answered_from_the_adapter_alone(
     metrics = json.loads(nexus("learn", "--seconds", "600", "--cpu-budget", "100",
                                "--json").stdout)
 
-    # One version per round of five minutes of work: one here, more on a slow machine. A
-    # round the canary guard undid is learned again, so the last round is a checkpoint.
-    assert metrics["last_event"] == "checkpoint", metrics
+    # One version per round of five minutes of work: one here, more on a slow machine,
+    # where a later round may be undone by the canary guard; the version in use passed it.
     assert (metrics["adapter_version"] or 0) >= 1, metrics
     probes = stored_kinds(bundled_home)
     assert probes == {"fact_qa": 29, "exchange": 10}, probes  # the probes teach nothing

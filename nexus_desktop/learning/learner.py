@@ -367,9 +367,13 @@ class Learner:
                 log.error("the last good adapter cannot be read: %s", exc)
         if restored is not None:
             self.adapter.load(restored.adapter, restored.ema)
+            canary = restored.version.metrics.get("canary_loss")
         else:
             self.adapter.reset()
             self.metrics.adapter_version = None
+            canary = None
+        # The canary loss shown is the adapter's in use; the rejected one is in the log.
+        self.metrics.canary_loss = canary if isinstance(canary, float) else None
         self._rate_scale = max(MIN_RATE_SCALE, self._rate_scale / 2)
         self._optimizer = self._new_optimizer()
         # What the round learned is gone: its examples' losses were measured with the
