@@ -30,7 +30,8 @@ from nexus_desktop.governor.cpu_budget import CpuBudget
 from nexus_desktop.governor.memory import MemoryManager, MemoryStatus
 from nexus_desktop.governor.modes import Decision, Governor, Mode, ModeChange, limits_from
 from nexus_desktop.governor.monitor import ResourceMonitor
-from nexus_desktop.governor.throttle import throttled
+from nexus_desktop.governor.priority import PriorityChange
+from nexus_desktop.governor.throttle import cpu_count, throttled
 from nexus_desktop.llm.generation import CancelToken
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ class Daemon:
         self.mode_changes: list[ModeChange] = []
         self._last_checkpoint = clock()
         self._learning_announced = False
+        self._priority: PriorityChange | None = None
         # Take the governor's limits from the settings at every tick (changes apply at
         # once); tests hand the governor fixed limits instead.
         self._follow_settings = follow_settings
@@ -198,6 +200,11 @@ class Daemon:
             if self.activity is not None:
                 # Where the desktop cannot be read, using the app is the activity known.
                 self.activity.app.note()
+            lowered = self._priority
+            if lowered is not None and lowered.restore_now is not None:
+                # The slice in progress finishes at normal priority: on a busy machine a
+                # starved slice would hold the answer up for many seconds.
+                lowered.restore_now()
         self._queue.put(_Queued(priority, next(self._seq), job))
         self._wake.set()
         return job
@@ -306,7 +313,8 @@ class Daemon:
             return False
         try:
             for _ in throttled(self._learning_work(), self.budget, self._pause,
-                               engine.settings.get("resources.learning_threads")):
+                               engine.settings.get("resources.learning_threads"),
+                               self._busy_cores(), self._set_priority):
                 self._announce()
                 self._housekeeping()
         except NexusError as exc:
@@ -349,6 +357,18 @@ class Daemon:
         breaker.record_failure(str(exc))
         self.engine.thoughts.add("breaker", f"learning failed: {exc}; breaker "
                                  f"{breaker.snapshot().state}")
+
+    def _set_priority(self, change: PriorityChange | None) -> None:
+        self._priority = change
+
+    def _busy_cores(self) -> float:
+        """Cores other programs kept busy at the last sample (the machine's CPU minus
+        this process's)."""
+        sample = self.monitor.latest()
+        if sample is None:
+            return 0.0
+        other = max(0.0, sample.system_cpu_percent - sample.process_cpu_percent)
+        return other / 100 * cpu_count()
 
     def _pause(self, seconds: float) -> None:
         """The budget's pause, cut short by a user job, a stop or a change of mode."""

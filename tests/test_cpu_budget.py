@@ -235,3 +235,11 @@ def test_real_busy_thread_stays_at_a_quarter_of_two_cores() -> None:
           f"{budget.achieved_percent():.1f}%")
     assert share == pytest.approx(25.0, abs=5.0)
     assert budget.achieved_percent() == pytest.approx(25.0, abs=5.0)
+
+
+@pytest.mark.parametrize(("percent", "cores", "busy", "threads"), [
+    (100.0, 2, 0.0, 2), (100.0, 2, 0.4, 2), (100.0, 2, 1.2, 1), (100.0, 2, 2.0, 1),
+    (100.0, 8, 3.0, 5), (50.0, 8, 7.9, 1)])
+def test_learning_threads_leave_the_cores_other_programs_use(
+        percent: float, cores: int, busy: float, threads: int) -> None:
+    assert learning_threads(percent, cores, None, busy) == threads

@@ -165,3 +165,32 @@ def test_macos_is_left_unchanged_and_says_why() -> None:
     with lowered_priority(platform="darwin") as change:
         assert not change.lowered
         assert "without privileges" in change.applied
+
+
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and priority.idle_is_reversible()),
+                    reason="needs Linux and a thread that may leave SCHED_IDLE")
+def test_another_thread_can_restore_the_learner_at_once() -> None:
+    entered, release = threading.Event(), threading.Event()
+    seen: dict[str, object] = {}
+
+    def learner() -> None:
+        with lowered_priority() as change:
+            seen["change"], seen["tid"] = change, threading.get_native_id()
+            entered.set()
+            release.wait(10)
+            seen["inside"] = os.sched_getscheduler(0)
+        seen["after"] = os.sched_getscheduler(0)
+
+    thread = threading.Thread(target=learner)
+    thread.start()
+    try:
+        assert entered.wait(10)
+        change = seen["change"]
+        assert isinstance(change, PriorityChange) and change.restore_now is not None
+        assert os.sched_getscheduler(seen["tid"]) == os.SCHED_IDLE
+        change.restore_now()  # from this thread: a user request has come
+        assert os.sched_getscheduler(seen["tid"]) == os.SCHED_OTHER
+    finally:
+        release.set()
+        thread.join(10)
+    assert seen["inside"] == seen["after"] == os.SCHED_OTHER

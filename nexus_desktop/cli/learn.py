@@ -9,6 +9,8 @@ import threading
 import time
 from typing import TextIO
 
+import psutil
+
 from nexus_desktop.governor.cpu_budget import CpuBudget
 from nexus_desktop.governor.monitor import process_cpu_share
 from nexus_desktop.governor.throttle import cpu_count, throttled
@@ -16,6 +18,8 @@ from nexus_desktop.learning.metrics import LearningMetrics
 
 # How often progress is written to the terminal while learning.
 PROGRESS_SECONDS = 5.0
+# How long the machine's load is measured before learning starts.
+BUSY_SAMPLE_SECONDS = 0.3
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -71,12 +75,14 @@ def run(args: argparse.Namespace, engine, out: TextIO = sys.stdout,  # type: ign
     run_started = (time.monotonic(), time.process_time())
     if args.seconds > 0:
         threads = settings.get("resources.learning_threads")
+        # What other programs keep busy now: learning leaves them those cores.
+        busy = psutil.cpu_percent(interval=BUSY_SAMPLE_SECONDS) / 100 * cpu_count()
         work_before = metrics.learned_seconds
         last_report = time.monotonic()
         while True:
             work_left = args.seconds - (engine.learning_metrics().learned_seconds - work_before)
             for metrics in throttled(engine.learn(work_left, args.topic), budget, never.wait,
-                                     threads):
+                                     threads, busy):
                 if not args.json and time.monotonic() - last_report >= PROGRESS_SECONDS:
                     err.write(_progress(metrics) + "\n")
                     err.flush()
@@ -84,7 +90,7 @@ def run(args: argparse.Namespace, engine, out: TextIO = sys.stdout,  # type: ign
             rollbacks = engine.learning_metrics().rollbacks
             if engine.learning_round_open:
                 err.write("Checking the canary questions before saving...\n")
-            for _ in throttled(engine.finish_learning(), budget, never.wait, threads):
+            for _ in throttled(engine.finish_learning(), budget, never.wait, threads, busy):
                 pass
             metrics = engine.learning_metrics()
             spent = metrics.learned_seconds - work_before

@@ -194,12 +194,17 @@ class CpuBudget:
         return min(MIN_MEASURE_SECONDS, self._window)
 
 
-def learning_threads(percent: float, cpu_count: int, configured: int | None = None) -> int:
+def learning_threads(percent: float, cpu_count: int, configured: int | None = None,
+                     busy_cores: float = 0.0) -> int:
     """Torch threads for learning under a budget: enough cores to reach it, no more (one
-    thread at 25% of 2 cores; the duty cycle trims the rest)."""
+    thread at 25% of 2 cores; the duty cycle trims the rest), and no more than the cores
+    other programs leave free (``busy_cores``): torch's threads wait for each other at
+    every operation, so one thread without a free core stalls them all (slices of 15 to
+    50 s instead of 1 s were measured with 2 threads beside other work on 2 cores)."""
     _check_percent(percent)
     needed = math.ceil(percent * cpu_count / 100.0 - 1e-9)
-    return max(1, min(needed, configured or cpu_count))
+    free = math.floor(cpu_count - busy_cores + 0.5)
+    return max(1, min(needed, configured or cpu_count, free))
 
 
 @contextmanager

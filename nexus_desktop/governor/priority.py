@@ -21,9 +21,9 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,9 @@ class PriorityChange:
     "unchanged: <why>"."""
 
     applied: str
+    # Restores the thread's priority at once, from any thread: a user request must not
+    # wait behind a starved slice. The block's end restores it again, harmlessly.
+    restore_now: Callable[[], None] | None = field(default=None, compare=False)
 
     @property
     def lowered(self) -> bool:
@@ -102,8 +105,17 @@ def _linux_idle() -> Iterator[PriorityChange]:
         yield PriorityChange(reason)
         return
     owner = threading.get_ident()
+    # On Linux a thread id names one thread to sched_setscheduler, from any thread.
+    native = threading.get_native_id()
+
+    def restore_now() -> None:
+        try:
+            os.sched_setscheduler(native, policy, param)
+        except OSError as exc:
+            logger.error("could not restore the learner thread's policy: %s", exc)
+
     try:
-        yield PriorityChange("SCHED_IDLE")
+        yield PriorityChange("SCHED_IDLE", restore_now)
     finally:
         if threading.get_ident() != owner:
             logger.error("lowered_priority left on another thread; the learner stays low")

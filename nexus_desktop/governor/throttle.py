@@ -14,7 +14,7 @@ from typing import TypeVar
 import psutil
 
 from nexus_desktop.governor.cpu_budget import CpuBudget, learning_threads, torch_threads
-from nexus_desktop.governor.priority import lowered_priority
+from nexus_desktop.governor.priority import PriorityChange, lowered_priority
 
 T = TypeVar("T")
 
@@ -24,17 +24,24 @@ def cpu_count() -> int:
 
 
 def throttled(work: Iterator[T], budget: CpuBudget, wait: Callable[[float], object],
-              configured_threads: int = 0) -> Iterator[T]:
+              configured_threads: int = 0, busy_cores: float = 0.0,
+              on_priority: Callable[[PriorityChange | None], object] | None = None
+              ) -> Iterator[T]:
     """``work``'s slices, each followed by the pause the budget asks for.
 
     ``wait(seconds)`` pauses and may return early (a user request, a change of mode);
-    the work then asks its own ``may_continue`` before the next slice. Threads and
-    priority are set for the whole run and restored when it ends.
+    the work then asks its own ``may_continue`` before the next slice. Threads (fewer
+    when other programs keep ``busy_cores`` busy) and priority are set for the whole run
+    and restored when it ends; ``on_priority`` is told the change, then None at the end.
     """
     with ExitStack() as stack:
-        threads = learning_threads(budget.percent, cpu_count(), configured_threads or None)
+        threads = learning_threads(budget.percent, cpu_count(), configured_threads or None,
+                                   busy_cores)
         stack.enter_context(torch_threads(threads))
-        stack.enter_context(lowered_priority())
+        change = stack.enter_context(lowered_priority())
+        if on_priority is not None:
+            on_priority(change)
+            stack.callback(on_priority, None)
         budget.begin()
         for item in work:
             yield item
