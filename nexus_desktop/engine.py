@@ -49,6 +49,7 @@ from nexus_desktop.paths import AppPaths
 from nexus_desktop.store.database import OpenReport, app_database
 from nexus_desktop.store.facts import FactStore
 from nexus_desktop.store.messages import Message
+from nexus_desktop.store.ratings import BAD, GOOD, ReplyRatings
 from nexus_desktop.store.thoughts import ThoughtStream
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ class Engine:
         self.compaction = CompactionScheduler(self.database, settings)
         self.last_answer: FactAnswer | None = None
         self.examples = ExampleStore(self.database)
+        self.ratings = ReplyRatings(self.database)
         self.learning = LearningControl(settings.get("learning.enabled"))
         self._learner: Learner | None = None
         self.teacher: TeacherWorker | None = None
@@ -274,6 +276,24 @@ class Engine:
         user_message, reply = self._last_exchange()
         self.examples.correct(user_message, reply, better)
 
+    def rate_reply(self, reply_id: int, good: bool | None) -> None:
+        """Thumbs up (learn this reply with a higher priority), down (never learn it), or
+        None (take the rating back: the reply is an ordinary example again)."""
+        reply = self.session.messages.get(reply_id)
+        user_message = (self.session.messages.get(reply.reply_to)
+                        if reply is not None and reply.reply_to is not None else None)
+        if reply is None or reply.role != "assistant" or user_message is None:
+            raise InputError(f"Message {reply_id} is not a reply that can be rated.")
+        if good is None:
+            self.examples.reject(reply)
+            if reply.status == "complete" and reply.content:
+                self.examples.add_exchange(user_message, reply)
+        elif good:
+            self.examples.mark_good(user_message, reply)
+        else:
+            self.examples.reject(reply)
+        self.ratings.set(reply_id, None if good is None else GOOD if good else BAD)
+
     def _last_exchange(self) -> tuple[Message, Message]:
         recent = self.session.history(2)
         if len(recent) < 2 or recent[-1].role != "assistant" or recent[-2].role != "user":
@@ -289,8 +309,14 @@ class Engine:
         Raises InputError or StoreError before anything else happens when the message
         cannot be saved; later failures end the turn with a ``failed`` result instead.
         """
-        cancel = cancel or CancelToken()
         user_message = self.session.add_user_message(text)
+        yield from self.reply_to(user_message, cancel, context)
+
+    def reply_to(self, user_message: Message, cancel: CancelToken | None = None,
+                 context: str = "full") -> Iterator[TurnEvent]:
+        """The rest of a turn whose user message is already committed (the desktop app
+        commits it at once, before the model thread is free)."""
+        cancel = cancel or CancelToken()
         self.requests["total"] += 1
         started = time.perf_counter()
         inference = self.breakers["inference"]

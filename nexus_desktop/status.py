@@ -38,6 +38,7 @@ def build_status(engine: Engine, daemon: Daemon | None = None) -> dict[str, Any]
         "resources": resources,
         "circuit_breakers": breakers,
         "checkpoints": _checkpoints(engine),
+        "facts": {"count": engine.facts.count_active()},
         "thoughts": [{"at": t.at, "kind": t.kind, "text": t.text}
                      for t in engine.thoughts.recent(THOUGHTS_SHOWN)],
     }

@@ -4,6 +4,7 @@ and a guard that fails any test leaving threads behind."""
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -30,6 +31,9 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="nexus-tests-hf-")
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
+# Widget tests draw offscreen; the real-desktop tests start their own X server and give
+# the app they launch its own environment.
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
 # transformers shows tqdm bars while loading weights; tqdm's monitor thread would outlive
 # the test that first drew one and trip the leftover-thread guard below.
 tqdm.tqdm.monitor_interval = 0
@@ -55,11 +59,49 @@ def no_leftover_threads() -> Iterator[None]:
     yield
     deadline = time.monotonic() + 5
     while True:
-        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        # A QThread that ran Python code shows up as a _DummyThread that never ends; the
+        # Qt fixture below checks those threads instead.
+        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()
+                 and not isinstance(t, threading._DummyThread)]
         if not extra or time.monotonic() > deadline:
             break
         time.sleep(0.05)
     assert not extra, f"test left threads running: {[t.name for t in extra]}"
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_qt_workers_or_timers() -> Iterator[None]:
+    """Fail a Qt test that leaves a worker thread or an active timer behind.
+
+    Runs after pytest-qt has closed the test's widgets (autouse fixtures are torn down
+    last). Tests that never load Qt skip the check, so they never import it.
+    """
+    yield
+    if "PySide6.QtWidgets" not in sys.modules:
+        return
+    from PySide6.QtCore import QCoreApplication, QEvent, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from nexus_desktop.ui.workers import running_workers
+
+    app = QApplication.instance()
+    if app is None:
+        return
+    deadline = time.monotonic() + 5
+    while running_workers() and time.monotonic() < deadline:
+        QCoreApplication.processEvents()
+        time.sleep(0.02)
+    workers = running_workers()
+    # Widgets the test closed are deleted first: their timers went with them.
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    owners = [app, *app.topLevelWidgets()]
+    timers = sorted({timer.objectName() or repr(timer) for owner in owners
+                     for timer in owner.findChildren(QTimer) if timer.isActive()})
+    visible = [w.objectName() or type(w).__name__ for w in app.topLevelWidgets()
+               if w.isVisible()]
+    assert not workers, f"test left Qt worker threads running: {workers}"
+    assert not timers, f"test left Qt timers running: {timers}"
+    assert not visible, f"test left windows open: {visible}"
 
 
 @pytest.fixture

@@ -190,7 +190,8 @@ def test_the_status_object_has_seed_000s_structure(daemon: Daemon, engine: Engin
     daemon.submit_turn("Hello there.").wait(60)
     status = build_status(engine, daemon)
     assert set(status) >= {"daemon", "health", "model", "metrics", "memory", "resources",
-                           "circuit_breakers", "checkpoints"}
+                           "circuit_breakers", "checkpoints", "facts"}
+    assert status["facts"]["count"] == len(FACTS)
     assert status["daemon"]["running"] and status["daemon"]["uptime_seconds"] >= 0
     assert status["health"] == {"healthy": True, "status": "healthy", "issues": []}
     assert status["model"]["loaded"] and status["model"]["interactions"] == len(FACTS) + 1

@@ -118,6 +118,12 @@ class ExampleStore:
         """The user liked this reply: learn it with a higher priority."""
         self._replace_exchange(reply.id, "good", user_message.content, reply.content)
 
+    def reject(self, reply: Message) -> None:
+        """The user marked this reply bad: it is never learned (it leaves the replay buffer
+        at the learner's next slice)."""
+        self._write("DELETE FROM training_examples WHERE source_kind = 'message' "
+                    "AND source_id = ?", [(reply.id,)])
+
     def correct(self, user_message: Message, reply: Message, better: str) -> None:
         """The user wrote the reply they wanted; it replaces the one given as an example."""
         if not better.strip():

@@ -98,6 +98,10 @@ class FactStore:
         """The facts in force: pinned first, then the most recently stated."""
         return self.all(include_inactive=False)
 
+    def count_active(self) -> int:
+        return self.database.connection().execute(
+            "SELECT count(*) FROM facts WHERE status = 'active'").get or 0
+
     def all(self, include_inactive: bool = True) -> list[Fact]:
         """Active facts first (as ``active``), then superseded and forgotten ones, newest first."""
         where = "" if include_inactive else "WHERE status = 'active'"

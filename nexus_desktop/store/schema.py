@@ -277,6 +277,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        6,
+        "the user's thumbs up or down on replies",
+        """
+        -- One rating per reply: 1 (good, learned with a higher priority) or -1 (bad, never
+        -- learned). Removing a rating deletes its row. No foreign key: an erased message
+        -- takes its rating with it in code, and archived messages keep their ids.
+        CREATE TABLE reply_ratings(
+            message_id INTEGER PRIMARY KEY,
+            rating INTEGER NOT NULL CHECK (rating IN (-1, 1)),
+            at REAL NOT NULL
+        );
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
