@@ -67,9 +67,16 @@ QUERY_CHARS = 2000
 
 @dataclass(frozen=True)
 class Notice:
-    """Something the user should be told during a turn (not part of the reply)."""
+    """Something the user should be told during a turn (not part of the reply).
+
+    ``remembered``: a fact was learned; each interface says where its facts are seen."""
 
     text: str
+    remembered: bool = False
+
+    def shown_in(self, where: str) -> str:
+        """The text, pointing to ``where`` the user sees remembered facts."""
+        return f"{self.text} (see {where})" if self.remembered else self.text
 
 
 @dataclass(frozen=True)
@@ -322,7 +329,7 @@ class Engine:
         inference = self.breakers["inference"]
         allowed = False
         for learned in self._remember_facts(user_message):
-            yield Notice(f"I'll remember: {learned} (see `nexus-desktop facts list`)")
+            yield Notice(f"I'll remember: {learned}", remembered=True)
         self.last_answer = None
         try:
             recall = self._recall(user_message, context)
@@ -490,11 +497,15 @@ class Engine:
         release_shared_embedding_model()
         return unloaded
 
-    def close(self) -> None:
-        """Stop the threads; an open learning round is checked and saved first."""
+    def close(self, deadline: float | None = None) -> None:
+        """Stop the threads; an open learning round is checked and saved first, or, when
+        the check cannot end by ``deadline`` (time.monotonic), left unsaved."""
         if self._learner is not None:
             try:
-                self._learner.finish()
+                if not self._learner.finish(deadline):
+                    self.thoughts.add("learning", "quit before the open round could be "
+                                      "checked: its learning since the last version is "
+                                      "not kept")
             except NexusError:
                 log.exception("closing the learning round failed")
         if self.teacher is not None:

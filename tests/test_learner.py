@@ -4,6 +4,7 @@ EMA teacher, slicing, checkpoints and the canary guard's rollback."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -222,6 +223,18 @@ def test_a_rolled_back_round_is_measured_again_and_learned_anew(
     drain(learner, 3)
     assert states(db) == {"replay": 6} and len(learner.replay) == 6
     assert learner.round_open
+
+
+def test_a_check_that_cannot_end_by_the_quit_deadline_keeps_nothing_unchecked(
+        learner: Learner, db: Database) -> None:
+    tell(db, *STATEMENTS)
+    drain(learner, 4)
+    assert learner.round_open and states(db) == {"replay": 6}
+    assert learner.finish(deadline=time.monotonic() - 1) is False
+    # No version was saved without its check, and the round's examples are learned again.
+    assert learner.metrics.adapter_version is None and learner.checkpoints.versions() == []
+    assert states(db) == {"new": 6}
+    assert learner.finish() is True and learner.metrics.adapter_version == 1
 
 
 def test_damaged_newest_version_falls_back_to_the_one_before(

@@ -29,6 +29,9 @@ HELP = """Commands:
   /quit         leave (the conversation continues next time)
 Ctrl-C stops the current answer; Ctrl-D or /quit leaves."""
 
+# Where the terminal user sees what was remembered.
+FACTS_COMMAND = "`nexus-desktop facts list`"
+
 
 @contextmanager
 def ctrl_c_cancels(cancel: CancelToken) -> Iterator[None]:
@@ -122,7 +125,7 @@ class TerminalChat:
                 started = False
                 for event in self.engine.turn(text, cancel):
                     if isinstance(event, Notice):
-                        self.err.write(f"Note: {event.text}\n")
+                        self.err.write(f"Note: {event.shown_in(FACTS_COMMAND)}\n")
                         self.err.flush()
                     elif isinstance(event, Piece):
                         if not started:

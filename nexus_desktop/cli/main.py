@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -23,7 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("chat", help="chat in the terminal (the default)")
+    commands.add_parser("chat", help="chat in the terminal")
+    commands.add_parser("app", help="the desktop app in this process, without the supervisor "
+                                   "that starts it again after a crash (plain `nexus-desktop` "
+                                   "runs it supervised)")
     ask = commands.add_parser("ask", help="one turn of the conversation, then exit")
     ask.add_argument("text", help="your message")
     ask.add_argument("--json", action="store_true",
@@ -91,7 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _learn(args, paths, settings)
         if args.command == "status":
             return _status(args, paths, settings)
-        return _chat(paths, settings)
+        if args.command == "chat":
+            return _chat(paths, settings)
+        return _desktop(args, paths, settings)
     except ConfigError as exc:
         print(f"Settings problem: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -124,6 +130,35 @@ def _open_engine(paths: AppPaths, settings: Settings,  # type: ignore[no-untyped
     return engine, opened
 
 
+def _desktop(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
+    """The tray app: under the supervisor (plain `nexus-desktop`), or in this process
+    (`nexus-desktop app`, which is also what the supervisor runs)."""
+    from nexus_desktop.supervisor import SUPERVISED_ENV, Supervisor, child_command
+
+    problem = _no_desktop_reason()
+    if problem:
+        print(f"{problem} Use `nexus-desktop chat` to chat in the terminal.", file=sys.stderr)
+        return EXIT_USAGE
+    supervised = os.environ.get(SUPERVISED_ENV) == "1"
+    if args.command is None and not supervised:
+        return Supervisor(child_command(["app"]), paths.log_dir).run()
+    # torch before Qt: on Windows, loading Qt's DLLs first makes torch's fail to load.
+    import torch  # noqa: F401
+
+    from nexus_desktop.ui.app import run_app
+
+    return run_app(paths, settings, supervised=supervised)
+
+
+def _no_desktop_reason() -> str | None:
+    """Why no window can be shown here, or None."""
+    if sys.platform in ("win32", "darwin") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return "No desktop session was found (neither DISPLAY nor WAYLAND_DISPLAY is set)."
+    return None
+
+
 def _chat(paths: AppPaths, settings: Settings) -> int:
     from nexus_desktop.cli.chat import TerminalChat, stdin_is_terminal
 
@@ -146,7 +181,7 @@ def _ask(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
     except InputError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
-    from nexus_desktop.cli.chat import ctrl_c_cancels
+    from nexus_desktop.cli.chat import FACTS_COMMAND, ctrl_c_cancels
     from nexus_desktop.engine import Notice, Piece, TurnResult
     from nexus_desktop.llm.generation import CancelToken
     engine, _ = _open_engine(paths, settings)
@@ -157,7 +192,7 @@ def _ask(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
         with ctrl_c_cancels(cancel):
             for event in engine.turn(args.text, cancel, context=args.context):
                 if isinstance(event, Notice):
-                    print(f"Note: {event.text}", file=sys.stderr)
+                    print(f"Note: {event.shown_in(FACTS_COMMAND)}", file=sys.stderr)
                 elif isinstance(event, Piece) and not args.json:
                     sys.stdout.write(event.text)
                     sys.stdout.flush()

@@ -191,10 +191,17 @@ class Learner:
         self._refresh_counts()
         yield self.metrics
 
-    def finish(self) -> None:
-        """At exit: close the open round (checked and saved, or rolled back)."""
-        for _ in self.end_round():
+    def finish(self, deadline: float | None = None) -> bool:
+        """At exit: close the open round (checked and saved, or rolled back). With a
+        ``deadline`` (time.monotonic), a check that cannot end by then is given up: the
+        round's learning since the last version is not kept. False in that case."""
+        may_continue = always if deadline is None else (lambda: time.monotonic() < deadline)
+        for _ in self.end_round(may_continue):
             pass
+        if self._round_dirty:
+            # As after a rollback: what this round learned is gone with its weights.
+            self.examples.measure_again(self._round_ids)
+        return not self._round_dirty
 
     # -- two ticks: surprise, then learning -------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -85,7 +86,7 @@ class _ModelLoop(QObject):
                 host.daemon.run()
         finally:
             try:
-                host.engine.close()
+                host.engine.close(host.close_deadline)
             except NexusError:
                 log.exception("closing the engine failed")
             self.finished.emit()
@@ -140,6 +141,8 @@ class EngineHost(QObject):
         self.daemon: Daemon | None = None
         self.opened_event = threading.Event()
         self.stopping = threading.Event()
+        # Set by ``shutdown``: the open learning round's check must end by then.
+        self.close_deadline: float | None = None
         self._turns: dict[int, CancelToken] = {}
         self._next_id = 0
         self._callbacks: dict[int, tuple[Callable[[Any], None] | None,
@@ -180,6 +183,9 @@ class EngineHost(QObject):
         """Stop the daemon (the slice in progress finishes, the open learning round is
         checked and saved), close the engine and end both threads. False if a thread did
         not end in time."""
+        # The check of the open learning round gets what is left of the time after
+        # the slice in progress; the second kept back is for closing everything else.
+        self.close_deadline = time.monotonic() + max(timeout_ms / 1000 - 1.0, 0.5)
         self.stopping.set()
         self._status_timer.stop()
         for cancel in self._turns.values():
@@ -231,7 +237,7 @@ class EngineHost(QObject):
             if isinstance(event, Piece):
                 self.reply_piece.emit(turn_id, event.text)
             elif isinstance(event, Notice):
-                self.reply_notice.emit(turn_id, event.text)
+                self.reply_notice.emit(turn_id, event.shown_in("What I remember"))
             elif isinstance(event, TurnResult):
                 self._turns.pop(turn_id, None)
                 self.reply_finished.emit(turn_id, event)
