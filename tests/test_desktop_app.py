@@ -11,6 +11,7 @@ import pytest
 
 from nexus_desktop.config import Settings
 from nexus_desktop.paths import AppPaths
+from nexus_desktop.supervisor import EXIT_RESTART
 from nexus_desktop.ui.app import CHAT_TITLE, TRAY_NOTICE_FLAG, DesktopApp
 from nexus_desktop.ui.single_instance import SingleInstance, instance_name
 from nexus_desktop.ui.workers import running_workers
@@ -138,3 +139,20 @@ def test_without_a_tray_the_chat_window_is_the_app(qtbot, paths: AppPaths,
     app.chat.close()
     assert running_workers() == []
     assert not app.host.is_open
+
+
+def test_reset_moves_the_memory_aside_and_asks_the_supervisor_for_a_restart(
+        qtbot, paths: AppPaths, tiny_settings: Settings):
+    app = make_app(qtbot, paths, tiny_settings, tray=True)
+    app.supervised = True
+    with qtbot.waitSignal(app.host.reply_finished, timeout=STARTED_MS):
+        app.host.send("my favorite color is teal")
+    app._reset()
+    # The engine is closed before anything is moved; the old memory is kept.
+    assert running_workers() == [] and not paths.database.exists()
+    kept = list((paths.data_dir / "replaced").iterdir())
+    assert len(kept) == 1 and (kept[0] / paths.database.name).exists()
+    assert str(kept[0]) in app._restart_box.text()
+    with qtbot.waitSignal(app.finished, timeout=10_000) as finished:
+        app._restart_box.done(0)
+    assert finished.args == [EXIT_RESTART]
