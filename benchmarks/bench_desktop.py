@@ -85,6 +85,9 @@ class Heartbeat:
 
         self.phase = "start"
         self.gaps: dict[str, list[float]] = {}
+        # For each stall, where the other threads were just after it: the thread that
+        # held the interpreter is usually still at (or just past) the spot.
+        self.causes: list[tuple[str, float, list[str]]] = []
         self._last = time.perf_counter()
         self.timer = QTimer()
         self.timer.setInterval(HEARTBEAT_MS)
@@ -93,8 +96,11 @@ class Heartbeat:
 
     def _tick(self) -> None:
         now = time.perf_counter()
-        self.gaps.setdefault(self.phase, []).append((now - self._last) * 1000 - HEARTBEAT_MS)
+        gap = (now - self._last) * 1000 - HEARTBEAT_MS
+        self.gaps.setdefault(self.phase, []).append(gap)
         self._last = now
+        if gap > GOAL_STALL_MS:
+            self.causes.append((self.phase, round(gap, 1), other_threads_now()))
 
     def enter(self, phase: str) -> None:
         self.phase = phase
@@ -108,6 +114,23 @@ class Heartbeat:
                              "p99_stall_ms": round(ordered[int(len(ordered) * 0.99) - 1], 1),
                              "stalls_over_goal": sum(gap > GOAL_STALL_MS for gap in ordered)}
         return result
+
+
+def other_threads_now() -> list[str]:
+    import threading
+    import traceback
+
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    found = []
+    for ident, frame in sys._current_frames().items():
+        if ident == threading.get_ident():
+            continue
+        stack = traceback.extract_stack(frame)[-3:]
+        if stack and "wait" not in stack[-1].name and "sleep" not in stack[-1].name:
+            where = " <- ".join(f"{Path(f.filename).name}:{f.lineno}:{f.name}"
+                                for f in reversed(stack))
+            found.append(f"{names.get(ident, ident)}: {where}")
+    return found
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -127,6 +150,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     settings.set("generation.max_new_tokens", args.reply_tokens)
     # Learning while the user is at the desktop, at the budget otherwise used when away.
     settings.set("resources.active_cpu_percent", 25)
+    if args.learning_off:
+        settings.set("learning.enabled", False)
     qt_app = QApplication([])
     qt_app.setApplicationName("Nexus Desktop")
     qt_app.setQuitOnLastWindowClosed(False)
@@ -154,7 +179,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     times["launch_to_first_possible_answer_s"] = time.perf_counter() - LAUNCHED
 
     heartbeat.enter("idle, chat open")
+    started = time.perf_counter()
     app.show_chat()
+    # Work done on the GUI thread by the call itself (a stall it causes, not one the
+    # background threads cause).
+    times["show_chat_call_s"] = time.perf_counter() - started
     idle_until = time.perf_counter() + 5
     wait_until(lambda: time.perf_counter() > idle_until, 10, "idle time")
 
@@ -171,7 +200,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     # Building the dashboard's plots is GUI work the user asked for: its own phase.
     heartbeat.enter("opening the dashboard")
+    started = time.perf_counter()
     app.show_dashboard()
+    times["show_dashboard_call_s"] = time.perf_counter() - started
     settle_until = time.perf_counter() + 3
     wait_until(lambda: time.perf_counter() > settle_until, 10, "the dashboard")
 
@@ -188,8 +219,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     app.quit()
     times["quit_s"] = time.perf_counter() - started
     heartbeat.timer.stop()
-    return {"times": {key: round(value, 2) for key, value in times.items()},
-            "stalls": heartbeat.summary(), "learning_steps": steps,
+    return {"times": {key: round(value, 3) for key, value in times.items()},
+            "stalls": heartbeat.summary(), "stall_causes": heartbeat.causes,
+            "learning_steps": steps,
             "reply_chars": tokens_per_reply}
 
 
@@ -208,6 +240,8 @@ def main() -> None:
     parser.add_argument("--learn-seconds", type=float, default=60)
     parser.add_argument("--replies", type=int, default=3)
     parser.add_argument("--reply-tokens", type=int, default=64)
+    parser.add_argument("--learning-off", action="store_true",
+                        help="learning switched off: which stalls are learning's")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -244,6 +278,11 @@ def main() -> None:
         print(f"| {phase} | {row['ticks']} | {row['longest_stall_ms']} | "
               f"{row['p99_stall_ms']} | {row['stalls_over_goal']} |")
     print(f"learning steps in the learning phase: {result['learning_steps']}")
+    print("\nwhere the other threads were after each stall:")
+    for phase, gap, threads in result["stall_causes"]:
+        print(f"  {phase}: {gap} ms")
+        for line in threads:
+            print(f"    {line}")
 
 
 if __name__ == "__main__":
