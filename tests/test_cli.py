@@ -276,3 +276,13 @@ def test_ctrl_c_on_a_terminal_stops_the_answer_but_not_the_chat(bundled_home: Ap
         os.close(controller)
     rows = stored(bundled_home)
     assert rows[-1][0] == "assistant" and rows[-1][2] == "cancelled" and rows[-1][1]
+
+
+def test_without_a_desktop_the_app_says_so_and_points_to_the_terminal_chat(
+        monkeypatch: pytest.MonkeyPatch):
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    done = nexus()
+    assert done.returncode == 2
+    assert b"No desktop session was found" in done.stderr
+    assert b"nexus-desktop chat" in done.stderr

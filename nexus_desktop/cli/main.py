@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nexus-desktop",
         description="Nexus Desktop: a private AI companion with one lifelong conversation.",
+        epilog="Without a command, the desktop app starts in the system tray.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
