@@ -10,6 +10,7 @@ instance at once; without one, the app launches it itself).
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -93,6 +94,10 @@ class DesktopApp(QObject):
     # -- life -------------------------------------------------------------------------
 
     def start(self) -> None:
+        # What start-up imported lives as long as the app: kept out of the cyclic GC's
+        # passes, which hold the interpreter (and so the GUI thread) while they walk it.
+        # The model thread does the same once the model is loaded.
+        gc.freeze()
         self.host.start()
         self.tray.set_state("idle", "starting")
         if self.tray_available:

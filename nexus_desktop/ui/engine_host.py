@@ -11,6 +11,7 @@ waits for the model thread (which may be finishing a learning slice).
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -76,7 +77,12 @@ class _ModelLoop(QObject):
         self.opened.emit(Started(recovery, host.engine.session.interrupted_at_start))
         if not host.stopping.is_set():
             try:
-                self.model_ready.emit(host.engine.load_model().info.name)
+                name = host.engine.load_model().info.name
+                # Everything loaded so far lives as long as the app: kept out of the
+                # cyclic GC's full passes, which otherwise walk it all while holding the
+                # interpreter, and the GUI thread waits that long.
+                gc.freeze()
+                self.model_ready.emit(name)
             except NexusError as exc:
                 # The app stays up: history, facts and search work, and each turn says why
                 # it cannot answer.
