@@ -21,6 +21,7 @@ from nexus_desktop.store.database import Database
 
 if TYPE_CHECKING:
     from nexus_desktop.engine import Engine
+    from nexus_desktop.ui.engine_host import EngineHost
 
 # The private X server fixture (xvfb), for every test module that needs a real desktop.
 pytest_plugins = ["xdisplay"]
@@ -196,3 +197,14 @@ def quiet_engine(paths: AppPaths, tiny_settings: Settings) -> Iterator[Engine]:
     engine.open(background_indexing=False)
     yield engine
     engine.close()
+
+
+@pytest.fixture
+def host(paths: AppPaths, tiny_settings: Settings) -> Iterator[EngineHost]:
+    """The desktop app's engine host on the tiny model, not started yet (tests start it
+    under their window); shut down, all its threads ended, at the end."""
+    from nexus_desktop.ui.engine_host import EngineHost
+
+    engine_host = EngineHost(paths, tiny_settings)
+    yield engine_host
+    assert engine_host.shutdown()

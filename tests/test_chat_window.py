@@ -4,7 +4,6 @@ a model that fails to load."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,13 +31,6 @@ from nexus_desktop.ui.chat_window import (
     resource_text,
 )
 from nexus_desktop.ui.engine_host import EngineHost
-
-
-@pytest.fixture
-def host(paths: AppPaths, tiny_settings: Settings) -> Iterator[EngineHost]:
-    engine_host = EngineHost(paths, tiny_settings)
-    yield engine_host
-    assert engine_host.shutdown()
 
 
 @pytest.fixture

@@ -3,27 +3,16 @@ pinning and forgetting it change the database."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from chat_host import TURN_TIMEOUT_MS, open_window, send, start
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
-from nexus_desktop.config import Settings
-from nexus_desktop.paths import AppPaths
 from nexus_desktop.ui.chat_window import ChatWindow
 from nexus_desktop.ui.engine_host import EngineHost
 from nexus_desktop.ui.facts_panel import EMPTY_TEXT, PIN_MARK, FactRow, FactsPanel
 
 LEFT = Qt.MouseButton.LeftButton
-
-
-@pytest.fixture
-def host(paths: AppPaths, tiny_settings: Settings) -> Iterator[EngineHost]:
-    engine_host = EngineHost(paths, tiny_settings)
-    yield engine_host
-    assert engine_host.shutdown()
 
 
 @pytest.fixture

@@ -4,14 +4,12 @@ words, by meaning (the real embedding model), and a result shown in its context.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from chat_host import numbered_exchanges, open_window, start, write_history
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
 
-from nexus_desktop.config import Settings
 from nexus_desktop.paths import AppPaths
 from nexus_desktop.ui.chat_pages import CONTEXT_AFTER, CONTEXT_BEFORE, PAGE_SIZE
 from nexus_desktop.ui.chat_window import ChatWindow
@@ -32,15 +30,8 @@ def history(paths: AppPaths) -> list[int]:
 
 
 @pytest.fixture
-def host(paths: AppPaths, tiny_settings: Settings, history: list[int]
-         ) -> Iterator[EngineHost]:
-    engine_host = EngineHost(paths, tiny_settings)
-    yield engine_host
-    assert engine_host.shutdown()
-
-
-@pytest.fixture
-def window(qtbot, host: EngineHost) -> ChatWindow:
+def window(qtbot, host: EngineHost, history: list[int]) -> ChatWindow:
+    """The window on a host started after the history was written."""
     chat = open_window(qtbot, host)
     start(qtbot, host, chat)
     return chat
