@@ -45,6 +45,7 @@ from nexus_desktop.memory.maintenance import CompactionScheduler
 from nexus_desktop.memory.recall import MemoryRecall, Recall
 from nexus_desktop.memory.retrieval import Retriever
 from nexus_desktop.memory.session import PersistentSession
+from nexus_desktop.memory.skills import SkillLibrary, SkillMatch
 from nexus_desktop.paths import AppPaths
 from nexus_desktop.store.database import OpenReport, app_database
 from nexus_desktop.store.facts import FactStore
@@ -97,6 +98,9 @@ class TurnResult:
     ttft_ms: float | None
     prompt_tokens: int
     error: str | None = None
+    # The skill replayed (source "skill"), or shown to the model as a worked example.
+    skill_id: int | None = None
+    skill_example: int | None = None
 
 
 TurnEvent = Notice | Piece | TurnResult
@@ -121,8 +125,13 @@ class Engine:
         self.fact_answers = FactAnswerer(self._embed_query)
         self.compaction = CompactionScheduler(self.database, settings)
         self.last_answer: FactAnswer | None = None
+        # The skill the last reply replayed or had as a worked example (for /why).
+        self.last_skill: SkillMatch | None = None
         self.examples = ExampleStore(self.database)
         self.ratings = ReplyRatings(self.database)
+        self.skills = SkillLibrary(self.database, settings, self._embed_query, BUNDLED_NAME,
+                                   self.examples)
+        self._last_query: tuple[str, np.ndarray] | None = None
         self.learning = LearningControl(settings.get("learning.enabled"))
         self._learner: Learner | None = None
         self.teacher: TeacherWorker | None = None
@@ -135,8 +144,9 @@ class Engine:
         # The teacher's breaker lives in its thread; these two guard the model's work.
         self.breakers = {"inference": CircuitBreaker("inference"),
                          "learning": CircuitBreaker("learning")}
-        # Chat turns since start: all, failed, and answered from memory without the model.
-        self.requests = {"total": 0, "failed": 0, "from_memory": 0}
+        # Chat turns since start: all, failed, answered from memory without the model, and
+        # replayed from the skill library.
+        self.requests = {"total": 0, "failed": 0, "from_memory": 0, "from_skills": 0}
 
     def open(self, *, background_indexing: bool = True) -> OpenReport:
         """Open the database and load the vector index; start the index thread unless told
@@ -148,6 +158,7 @@ class Engine:
         if background_indexing:
             self.indexer.start()
             self.compaction.run_if_due()
+            self._prune_skills()
             if self.settings.get("teacher.enabled"):
                 self.start_teacher()
         return report
@@ -172,7 +183,13 @@ class Engine:
             shared_embedding_model()
 
     def _embed_query(self, text: str) -> np.ndarray:
-        return self.indexer.embed_query(text)
+        # A turn embeds its message twice (skill matching, then retrieval): once is enough.
+        last = self._last_query
+        if last is not None and last[0] == text:
+            return last[1]
+        vector = self.indexer.embed_query(text)
+        self._last_query = (text, vector)
+        return vector
 
     @property
     def session(self) -> PersistentSession:
@@ -274,14 +291,17 @@ class Engine:
         return metrics
 
     def mark_good(self) -> None:
-        """The last reply was good: learn it with a higher priority."""
+        """The last reply was good: learn it with a higher priority (and keep it as a skill
+        when it answered a task)."""
         user_message, reply = self._last_exchange()
         self.examples.mark_good(user_message, reply)
+        self.skills.rated(user_message, reply, good=True)
 
     def correct(self, better: str) -> None:
         """The user wrote the reply they wanted to their last message."""
         user_message, reply = self._last_exchange()
         self.examples.correct(user_message, reply, better)
+        self.skills.corrected(user_message, reply, better)
 
     def rate_reply(self, reply_id: int, good: bool | None) -> None:
         """Thumbs up (learn this reply with a higher priority), down (never learn it), or
@@ -300,6 +320,20 @@ class Engine:
         else:
             self.examples.reject(reply)
         self.ratings.set(reply_id, None if good is None else GOOD if good else BAD)
+        if good is not None:
+            self.skills.rated(user_message, reply, good)
+
+    def regenerate(self, reply_id: int, cancel: CancelToken | None = None,
+                   context: str = "full") -> Iterator[TurnEvent]:
+        """A fresh reply from the model to the message ``reply_id`` answered; the skill
+        that made or helped make the old reply counts it as rejected."""
+        reply = self.session.messages.get(reply_id)
+        user_message = (self.session.messages.get(reply.reply_to)
+                        if reply is not None and reply.reply_to is not None else None)
+        if reply is None or reply.role != "assistant" or user_message is None:
+            raise InputError(f"Message {reply_id} is not a reply that can be made again.")
+        self.skills.regenerated(reply)
+        yield from self.reply_to(user_message, cancel, context, fresh=True)
 
     def _last_exchange(self) -> tuple[Message, Message]:
         recent = self.session.history(2)
@@ -308,29 +342,44 @@ class Engine:
         return recent[-2], recent[-1]
 
     def turn(self, text: str, cancel: CancelToken | None = None,
-             context: str = "full") -> Iterator[TurnEvent]:
+             context: str = "full", *, use_skills: bool = True) -> Iterator[TurnEvent]:
         """One exchange: commit the user's message, then stream and commit the reply.
 
         ``context`` is what the model is given besides the message: ``full`` (facts,
         recalled memories, summaries, recent turns), ``facts`` (facts only) or ``none``.
         Raises InputError or StoreError before anything else happens when the message
         cannot be saved; later failures end the turn with a ``failed`` result instead.
+        ``use_skills=False`` asks the model even when a kept skill answers the request.
         """
         user_message = self.session.add_user_message(text)
-        yield from self.reply_to(user_message, cancel, context)
+        yield from self.reply_to(user_message, cancel, context, use_skills=use_skills)
 
     def reply_to(self, user_message: Message, cancel: CancelToken | None = None,
-                 context: str = "full") -> Iterator[TurnEvent]:
+                 context: str = "full", *, fresh: bool = False,
+                 use_skills: bool = True) -> Iterator[TurnEvent]:
         """The rest of a turn whose user message is already committed (the desktop app
-        commits it at once, before the model thread is free)."""
+        commits it at once, before the model thread is free).
+
+        ``fresh``: a new reply to a message answered before (Regenerate): its facts and
+        its verdict on the reply before it were taken then, and no skill is replayed.
+        """
         cancel = cancel or CancelToken()
         self.requests["total"] += 1
         started = time.perf_counter()
         inference = self.breakers["inference"]
         allowed = False
-        for learned in self._remember_facts(user_message):
-            yield Notice(f"I'll remember: {learned}", remembered=True)
+        if not fresh:
+            for learned in self._remember_facts(user_message):
+                yield Notice(f"I'll remember: {learned}", remembered=True)
+            self._judge_previous_reply(user_message)
         self.last_answer = None
+        skill = (self._match_skill(user_message)
+                 if context == "full" and use_skills and not fresh else None)
+        self.last_skill = skill
+        if skill is not None and skill.kind == "replay":
+            yield from self._replay_skill(user_message, skill, started)
+            return
+        example = skill if skill is not None and skill.kind == "example" else None
         try:
             recall = self._recall(user_message, context)
             self.last_answer = self._answer_from_memory(user_message, recall)
@@ -339,7 +388,7 @@ class Engine:
                 if not allowed:
                     raise InferenceUnavailableError(_unavailable(inference))
                 model = self.load_model()
-                plan = self._plan(model, user_message, recall)
+                plan = self._plan(model, user_message, recall, example)
         except NexusError as exc:
             if allowed:
                 inference.record_failure(str(exc))
@@ -359,6 +408,8 @@ class Engine:
                     "whole message is saved in your history."
                 )
         reply = self.session.begin_reply(user_message, model.info.name)
+        if example is not None:
+            self._record_skill_use(reply.id, example)
         pieces: list[str] = []
         status, error, ttft = "complete", None, None
         last_save = time.monotonic()
@@ -396,7 +447,42 @@ class Engine:
                 self._queue_example(user_message, reply.id)
             self._after_reply()
         yield TurnResult(user_message.id, reply.id, "".join(pieces), status, "model",
-                         _ms(started), ttft, len(plan.prompt_ids), error)
+                         _ms(started), ttft, len(plan.prompt_ids), error,
+                         skill_example=example.skill.id if example is not None else None)
+
+    def _judge_previous_reply(self, user_message: Message) -> None:
+        """The new message accepts or corrects the reply before it (skill library)."""
+        try:
+            self.skills.next_message(user_message, self.session.before(user_message.id, 2))
+        except NexusError:
+            log.exception("judging the reply before message %s failed", user_message.id)
+
+    def _match_skill(self, user_message: Message) -> SkillMatch | None:
+        """The skill for this request; a failure here only means the model answers."""
+        try:
+            return self.skills.match(user_message.content[:QUERY_CHARS])
+        except Exception:
+            log.exception("matching skills for message %s failed", user_message.id)
+            return None
+
+    def _record_skill_use(self, reply_id: int, match: SkillMatch) -> None:
+        try:
+            self.skills.record_use(reply_id, match)
+        except NexusError:
+            log.exception("recording the use of skill %s failed", match.skill.id)
+
+    def _replay_skill(self, user_message: Message, match: SkillMatch,
+                      started: float) -> Iterator[TurnEvent]:
+        """The same request as a skill's: its kept reply, without the model."""
+        self.last_plan = None
+        self.requests["from_skills"] += 1
+        reply = self.session.record_reply(user_message, match.skill.result, "skill")
+        self._record_skill_use(reply.id, match)
+        self._after_reply()
+        yield Piece(match.skill.result)
+        latency = _ms(started)
+        yield TurnResult(user_message.id, reply.id, match.skill.result, "complete", "skill",
+                         latency, latency, 0, skill_id=match.skill.id)
 
     def _queue_example(self, user_message: Message, reply_id: int) -> None:
         """A completed exchange becomes a training example (after it is saved)."""
@@ -452,15 +538,24 @@ class Engine:
         self.indexer.notify()
         if self.indexer.running:
             self.compaction.run_if_due()
+            self._prune_skills()
 
-    def _plan(self, model: ChatModel, user_message: Message, recall: Recall) -> PromptPlan:
+    def _prune_skills(self) -> None:
+        try:
+            self.skills.prune()
+        except NexusError:
+            log.exception("pruning the skill library failed")
+
+    def _plan(self, model: ChatModel, user_message: Message, recall: Recall,
+              example: SkillMatch | None = None) -> PromptPlan:
         budget = Budget.for_window(model.info.context_window,
                                    self.settings.get("generation.max_new_tokens"))
         builder = ContextBuilder(
             model, self.session, self.settings.get("chat.persona"),
             self.settings.get("chat.message_tokens"), budget,
         )
-        self.last_plan = builder.build(user_message, recall, self._history_start)
+        worked = (example.skill.intent, example.skill.result) if example is not None else None
+        self.last_plan = builder.build(user_message, recall, self._history_start, worked)
         if self.last_plan.history_ids:
             self._history_start = self.last_plan.history_ids[0]
         return self.last_plan

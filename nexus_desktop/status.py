@@ -39,11 +39,18 @@ def build_status(engine: Engine, daemon: Daemon | None = None) -> dict[str, Any]
         "circuit_breakers": breakers,
         "checkpoints": _checkpoints(engine),
         "facts": {"count": engine.facts.count_active()},
+        "skills": _skills(engine),
         "thoughts": [{"at": t.at, "kind": t.kind, "text": t.text}
                      for t in engine.thoughts.recent(THOUGHTS_SHOWN)],
     }
     status["health"] = _health(breakers, memory, resources)
     return status
+
+
+def _skills(engine: Engine) -> dict[str, Any]:
+    counts = engine.skills.store.count()
+    return {"count": counts["active"], "archived": counts["archived"],
+            "replays": counts["replays"]}
 
 
 def _daemon(engine: Engine, daemon: Daemon | None) -> dict[str, Any]:
@@ -73,6 +80,7 @@ def _metrics(engine: Engine, learning: dict[str, Any]) -> dict[str, Any]:
     total, failed = engine.requests["total"], engine.requests["failed"]
     return {"total_requests": total, "failed_requests": failed,
             "answered_from_memory": engine.requests["from_memory"],
+            "replayed_from_skills": engine.requests["from_skills"],
             "success_rate": round((total - failed) / total, 4) if total else None,
             "learning": learning}
 

@@ -1,9 +1,11 @@
 """Helpers for the chat window's tests: a conversation written before the app starts, a
-host started under a shown window, and typing into the window."""
+host started under a shown window, typing into the window, and work on the host's store
+thread (skills kept there, as the app keeps them)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from PySide6.QtCore import Qt
 
@@ -11,6 +13,7 @@ from nexus_desktop.memory.session import PersistentSession
 from nexus_desktop.paths import AppPaths
 from nexus_desktop.store.database import Database
 from nexus_desktop.store.messages import Message, MessageStore
+from nexus_desktop.store.skills import Skill
 from nexus_desktop.ui.chat_window import ChatWindow
 from nexus_desktop.ui.engine_host import EngineHost
 
@@ -69,3 +72,27 @@ def send(qtbot, window: ChatWindow, text: str) -> None:
     """Type ``text`` into the message box and press Enter."""
     qtbot.keyClicks(window.input, text)
     qtbot.keyClick(window.input, Qt.Key.Key_Return)
+
+
+def on_store(qtbot, host: EngineHost, work: Callable[[], Any]) -> Any:
+    """Run ``work`` on the host's store thread, where the app does its database work, and
+    return its result (or raise its error)."""
+    answers: list[Any] = []
+    host.query(work, answers.append, answers.append)
+    qtbot.waitUntil(lambda: bool(answers), timeout=30_000)
+    if isinstance(answers[0], Exception):
+        raise answers[0]
+    return answers[0]
+
+
+def kept_skill(qtbot, host: EngineHost, request_id: int, reply_id: int) -> Skill:
+    """The exchange ``request_id`` -> ``reply_id`` kept as a skill, as a thumbs up on the
+    reply keeps it."""
+    def keep() -> Skill | None:
+        engine = host.engine
+        messages = engine.session.messages
+        return engine.skills.record(messages.get(request_id), messages.get(reply_id),
+                                    "rated good")
+    skill = on_store(qtbot, host, keep)
+    assert skill is not None, "the exchange was not kept as a skill"
+    return skill

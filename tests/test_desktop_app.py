@@ -113,7 +113,7 @@ def test_export_from_the_settings_writes_the_whole_memory(qtbot, app: DesktopApp
     app._export(target)
     qtbot.waitUntil(lambda: bool(balloons.shown), timeout=30_000)
     assert target.exists()
-    assert "2 messages and 1 facts" in balloons.shown[0][1]
+    assert "2 messages, 1 facts and 0 skills" in balloons.shown[0][1]
 
 
 def test_quit_ends_every_thread_and_closes_the_database(qtbot, paths: AppPaths,

@@ -350,3 +350,32 @@ def test_restore_refuses_a_folder_that_is_not_replaced_memory(paths, tmp_path):
     empty.mkdir(parents=True)
     with pytest.raises(InputError, match="holds no memory"):
         restore_replaced(paths, empty)
+
+
+def test_skills_travel_with_the_memory(filled, db, tmp_path):
+    from nexus_desktop.store.skills import SkillStore
+
+    store = SkillStore(db)
+    kept = store.add(name="Miles to km", intent="Convert 5 miles to km",
+                     request_key="convert 5 miles to km", embedding=None,
+                     embedding_model=None, steps={"how": "rated good"},
+                     result="About 8 km.", confidence=0.8, source_reply_id=None)
+    store.pin(kept.id, True)
+    archive = tmp_path / "memory.zip"
+    report = export_memory(filled, archive)
+    with zipfile.ZipFile(archive) as opened:
+        assert json.loads(opened.read(MANIFEST))["skills"] == 1
+    assert report.skills == 1
+    fresh = other_home(tmp_path)
+
+    imported = import_memory(fresh, archive)
+
+    assert imported.skills == 1
+    database = Database(fresh.database, fresh.backups_dir)
+    database.open()
+    try:
+        [skill] = SkillStore(database).all()
+    finally:
+        database.close()
+    assert (skill.name, skill.result, skill.pinned, skill.confidence) == \
+        ("Miles to km", "About 8 km.", True, 0.8)

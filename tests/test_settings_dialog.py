@@ -414,3 +414,22 @@ def test_download_can_be_cancelled(qtbot, dialog, hub):
 
     assert page.download_status.text().startswith("Download cancelled")
     assert "model.safetensors" not in hub.downloaded_names()
+
+
+def test_the_skill_library_settings_are_shown_and_saved(qtbot, dialog, paths):
+    assert dialog.skills_enabled.isChecked()
+    assert dialog.skill_boxes["skills.replay_similarity"].value() == 0.9
+    assert dialog.skill_boxes["skills.min_confidence"].value() == 0.5
+    assert dialog.changed_keys() == []
+    dialog.skill_boxes["skills.replay_similarity"].setValue(0.95)
+    dialog.skill_boxes["skills.prune_after_days"].setValue(60)
+    dialog.skills_enabled.setChecked(False)
+
+    with qtbot.waitSignal(dialog.settings_applied) as applied:
+        qtbot.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
+
+    assert sorted(applied.args[0]) == sorted([
+        "skills.replay_similarity", "skills.prune_after_days", "skills.enabled"])
+    assert saved(paths, "skills.replay_similarity") == 0.95
+    assert saved(paths, "skills.prune_after_days") == 60
+    assert saved(paths, "skills.enabled") is False

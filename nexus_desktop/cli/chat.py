@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TextIO
 
 from nexus_desktop.cli.why import explain_last_reply
-from nexus_desktop.engine import Engine, Notice, Piece, TurnResult
+from nexus_desktop.engine import Engine, Notice, Piece, TurnEvent, TurnResult
 from nexus_desktop.errors import InputError, NexusError
 from nexus_desktop.llm.generation import CancelToken
 from nexus_desktop.store.messages import Message
@@ -25,6 +25,8 @@ HELP = """Commands:
   /why          what went into the last reply's prompt, and why
   /good         the last reply was good: learn from it
   /correct TEXT the reply you wanted to your last message: learn that instead
+  /again        a fresh reply from the model to your last message (for example instead of
+                one replayed from a kept skill)
   /help         this list
   /quit         leave (the conversation continues next time)
 Ctrl-C stops the current answer; Ctrl-D or /quit leaves."""
@@ -108,6 +110,8 @@ class TerminalChat:
         elif command == "/good":
             self._learn_from(self.engine.mark_good,
                              "Noted: Nexus Desktop will learn from that reply.")
+        elif command == "/again":
+            self._again(prefix)
         elif command == "/correct":
             self._learn_from(lambda: self.engine.correct(argument),
                              "Noted: Nexus Desktop will learn your answer to that message.")
@@ -119,11 +123,22 @@ class TerminalChat:
         return None
 
     def _turn(self, text: str, prefix: str) -> None:
+        self._stream(lambda cancel: self.engine.turn(text, cancel), prefix)
+
+    def _again(self, prefix: str) -> None:
+        last = self.engine.session.history(1)
+        if not last or last[0].role != "assistant":
+            self.err.write("There is no reply to make again yet: send a message first.\n")
+            return
+        self._stream(lambda cancel: self.engine.regenerate(last[0].id, cancel), prefix)
+
+    def _stream(self, events: Callable[[CancelToken], Iterator[TurnEvent]],
+                prefix: str) -> None:
         cancel = CancelToken()
         try:
             with ctrl_c_cancels(cancel):
                 started = False
-                for event in self.engine.turn(text, cancel):
+                for event in events(cancel):
                     if isinstance(event, Notice):
                         self.err.write(f"Note: {event.shown_in(FACTS_COMMAND)}\n")
                         self.err.flush()
@@ -148,6 +163,9 @@ class TerminalChat:
         self.out.write("\n\n")
         if result.status == "failed":
             self.err.write(f"The reply failed: {result.error}\n")
+        if result.skill_id is not None:
+            self.err.write(f"(From memory: the reply kept as skill {result.skill_id}. /again "
+                           "asks the model instead.)\n\n")
 
     def _learn_from(self, mark: Callable[[], None], confirmation: str) -> None:
         """Mark the last exchange for learning; a refusal is shown and the chat goes on."""

@@ -32,7 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     ask = commands.add_parser("ask", help="one turn of the conversation, then exit")
     ask.add_argument("text", help="your message")
     ask.add_argument("--json", action="store_true",
-                     help='print {"reply", "source", "latency_ms", "ttft_ms"} as JSON')
+                     help='print {"reply", "source", "latency_ms", "ttft_ms"} as JSON, with '
+                          '"skill_id" for a reply replayed from a skill (source "skill") and '
+                          '"skill_example" for one the model made with a skill as example')
+    ask.add_argument("--fresh", action="store_true",
+                     help="always ask the model, even when a kept skill answers this request")
     ask.add_argument("--context", choices=("full", "facts", "none"), default="full",
                      help="what the model is given besides your message: full (facts, "
                           "recalled memories, summaries, recent turns; the default), facts "
@@ -55,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     from nexus_desktop.cli import facts
 
     facts.add_parser(commands)
+    from nexus_desktop.cli import skills
+
+    skills.add_parser(commands)
     from nexus_desktop.cli import learn
 
     learn.add_parser(commands)
@@ -92,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from nexus_desktop.cli import facts
 
             return facts.run_command(args, paths, settings)
+        if args.command == "skills":
+            from nexus_desktop.cli import skills
+
+            return skills.run_command(args, paths, settings)
         if args.command == "learn":
             return _learn(args, paths, settings)
         if args.command == "status":
@@ -191,7 +202,8 @@ def _ask(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
         cancel = CancelToken()
         result: TurnResult | None = None
         with ctrl_c_cancels(cancel):
-            for event in engine.turn(args.text, cancel, context=args.context):
+            for event in engine.turn(args.text, cancel, context=args.context,
+                                     use_skills=not args.fresh):
                 if isinstance(event, Notice):
                     print(f"Note: {event.shown_in(FACTS_COMMAND)}", file=sys.stderr)
                 elif isinstance(event, Piece) and not args.json:
@@ -208,6 +220,10 @@ def _ask(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
                 "ttft_ms": result.ttft_ms,
                 "status": result.status,
             }
+            if result.skill_id is not None:
+                payload["skill_id"] = result.skill_id
+            if result.skill_example is not None:
+                payload["skill_example"] = result.skill_example
             if result.error:
                 payload["error"] = result.error
             print(json.dumps(payload, ensure_ascii=False))

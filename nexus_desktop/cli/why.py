@@ -16,11 +16,22 @@ def _one_line(text: str) -> str:
 
 
 def explain_last_reply(engine: Engine) -> str:
+    skill = engine.last_skill
+    if skill is not None and skill.kind == "replay":
+        return (f"The last reply came from the skill library, not from the model: skill "
+                f"{skill.skill.id} ({skill.skill.name!r}) is the same request (similarity "
+                f"{skill.similarity:.2f}), trusted {skill.skill.confidence:.0%}. /again asks "
+                "the model instead; `nexus-desktop skills list` shows the skills.")
     if engine.last_answer is not None:
         return ("The last reply came from memory, not from the model: "
                 f"{engine.last_answer.why}. (Turn this off with `nexus-desktop config set "
                 "memory.answer_fact_questions false`.)")
-    return explain_plan(engine.last_plan)
+    explained = explain_plan(engine.last_plan)
+    if skill is not None and engine.last_plan is not None:
+        explained += (f"\nWorked example: skill {skill.skill.id} ({skill.skill.name!r}), a "
+                      f"similar request (similarity {skill.similarity:.2f}), shown as an "
+                      "exchange right before your message.")
+    return explained
 
 
 def explain_plan(plan: PromptPlan | None) -> str:

@@ -21,9 +21,12 @@ from nexus_desktop.store.messages import Message
 
 # Which new examples the learner measures first: what the user asked for, then facts,
 # then the conversation, then the teacher's general knowledge.
-KIND_ORDER = {"correction": 0, "good": 1, "fact_qa": 2, "exchange": 3, "teacher": 4}
-# A correction or a reply marked good enters replay this much more likely to be drawn.
+KIND_ORDER = {"correction": 0, "good": 1, "skill": 1, "fact_qa": 2, "exchange": 3,
+              "teacher": 4}
+# A correction, a reply marked good or one kept as a skill enters replay this much more
+# likely to be drawn.
 USER_MARKED_BOOST = 2.0
+BOOSTED_KINDS = frozenset({"correction", "good", "skill"})
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ class ExampleStore:
         rows = []
         for example, loss in measured:
             known = loss < threshold
-            boost = USER_MARKED_BOOST if example.kind in ("correction", "good") else 1.0
+            boost = USER_MARKED_BOOST if example.kind in BOOSTED_KINDS else 1.0
             rows.append(("known" if known else "replay", loss, None if known else loss * boost,
                          loss, example.id))
         self._write(
@@ -117,6 +120,15 @@ class ExampleStore:
     def mark_good(self, user_message: Message, reply: Message) -> None:
         """The user liked this reply: learn it with a higher priority."""
         self._replace_exchange(reply.id, "good", user_message.content, reply.content)
+
+    def mark_skill(self, user_message: Message, reply: Message) -> None:
+        """The reply was kept as a skill: learn it with a higher priority, unless the user
+        already marked or corrected it (which says more)."""
+        kinds = {row[0] for row in self.database.connection().execute(
+            "SELECT kind FROM training_examples WHERE source_kind = 'message' "
+            "AND source_id = ?", (reply.id,))}
+        if not kinds & {"good", "correction"}:
+            self._replace_exchange(reply.id, "skill", user_message.content, reply.content)
 
     def reject(self, reply: Message) -> None:
         """The user marked this reply bad: it is never learned (it leaves the replay buffer

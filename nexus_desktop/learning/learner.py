@@ -29,7 +29,12 @@ from nexus_desktop.learning.canary import CanaryItem, load_canary
 from nexus_desktop.learning.canary_guard import CanaryScorer, read_reference, write_reference
 from nexus_desktop.learning.checkpoints import AdapterCheckpoints
 from nexus_desktop.learning.encoding import ExampleEncoder
-from nexus_desktop.learning.examples import USER_MARKED_BOOST, Example, ExampleStore
+from nexus_desktop.learning.examples import (
+    BOOSTED_KINDS,
+    USER_MARKED_BOOST,
+    Example,
+    ExampleStore,
+)
 from nexus_desktop.learning.losses import answer_logits, consistency_loss, per_example_loss
 from nexus_desktop.learning.metrics import LearningMetrics, rolling
 from nexus_desktop.learning.replay import ReplayBuffer
@@ -224,7 +229,7 @@ class Learner:
                 self.metrics.examples_known += 1
                 continue
             self.metrics.examples_learned += 1
-            boost = USER_MARKED_BOOST if example.kind in ("correction", "good") else 1.0
+            boost = USER_MARKED_BOOST if example.kind in BOOSTED_KINDS else 1.0
             if boost != 1.0:
                 self._boosts[example.id] = boost
             self.replay.add(example.id, loss * boost)

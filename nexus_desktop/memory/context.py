@@ -2,7 +2,8 @@
 
 The persona (with the rolling summary of older conversation), then the most recent turns
 that fit, newest kept first, then the recalled memory as a short reminder exchange
-(facts, memories with their dates), with the current message last. Memory takes at most
+(facts, memories with their dates) and, for a request like one the skill library kept, that
+request and its reply as a worked example, with the current message last. Memory takes at most
 ``MEMORY_SHARE`` of the prompt; what does not fit is dropped, least important first. A
 message longer than ``message_tokens`` is shortened in the prompt only (its head and tail
 kept, with a marker), never in the history.
@@ -31,6 +32,8 @@ _MARKER = (
 _CHARS_PER_TOKEN_BOUND = 8
 # The most of the prompt that recalled memory (facts, memories, summaries) may take.
 MEMORY_SHARE = 0.4
+# The most of the prompt a worked example (a skill for a similar request) may take.
+EXAMPLE_SHARE = 0.25
 # When the recent turns no longer fit from where they started last time, this share of
 # their room is freed at once, so that the next turns start at the same message again
 # (and the model can reuse what it computed for them).
@@ -99,13 +102,18 @@ class ContextBuilder:
         self.budget = budget
 
     def build(self, current: Message, recall: Recall | None = None,
-              keep_from: int | None = None) -> PromptPlan:
+              keep_from: int | None = None,
+              worked_example: tuple[str, str] | None = None) -> PromptPlan:
         """The prompt for ``current``; ``keep_from`` is the first message of the recent
-        turns last time, kept as the start while they fit."""
+        turns last time, kept as the start while they fit. ``worked_example`` is a
+        (request, reply) pair that worked before for a similar request; it is shown as
+        that exchange, right before the current message, which a small model follows
+        far better than a description."""
         limit = self.budget.prompt_tokens
         recall = self._fit_memory(recall or Recall(), int(limit * MEMORY_SHARE))
         system = {"role": "system", "content": self.persona + summary_block(recall)}
-        recap = recap_messages(recall)
+        recap = [*recap_messages(recall),
+                 *self._example_messages(worked_example, int(limit * EXAMPLE_SHARE))]
         base = len(self.model.render([system, *recap]))
         cap = max(1, min(self.message_tokens, limit - base - self.model.message_cost("")))
         newest = self._entry(current, cap)
@@ -148,6 +156,18 @@ class ContextBuilder:
             ],
             recall=recall,
         )
+
+    def _example_messages(self, example: tuple[str, str] | None, room: int
+                          ) -> list[dict[str, str]]:
+        """The worked example as an exchange, cut to fit ``room`` tokens."""
+        if example is None:
+            return []
+        request, reply = example
+        bound = _CHARS_PER_TOKEN_BOUND
+        request = self.model.truncate_tokens(request[: room * bound // 2], max(1, room // 2))
+        left = max(1, room - self.model.count_tokens(request))
+        reply = self.model.truncate_tokens(reply[: left * bound], left)
+        return [{"role": "user", "content": request}, {"role": "assistant", "content": reply}]
 
     def _fit_memory(self, recall: Recall, room: int) -> Recall:
         """``recall`` cut to ``room`` tokens: memories go first, then summaries, then facts."""

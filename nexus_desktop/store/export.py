@@ -1,6 +1,6 @@
 """The whole memory as one file: export it, import it, reset it, and undo an import or reset.
 
-The memory is the database (conversation, facts, everything learned from them), the
+The memory is the database (conversation, facts, skills, everything learned from them), the
 adapter versions the model learned, and the user's settings. An export is a zip holding a
 consistent copy of the database taken with SQLite's online backup while the app may keep
 writing, the adapters folder, config.toml and a manifest that lists every file with its
@@ -62,6 +62,7 @@ class ExportReport:
     facts: int
     files: int
     size_bytes: int
+    skills: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class ImportReport:
     facts: int
     created_at: str
     app_version: str
+    skills: int = 0
 
 
 # --- export ---------------------------------------------------------------------------
@@ -95,6 +97,7 @@ def export_memory(paths: AppPaths, destination: Path) -> ExportReport:
         snapshot = Path(scratch) / DATABASE
         _snapshot_database(paths.database, snapshot)
         version, messages, facts = _database_summary(snapshot)
+        skills = _skill_count(snapshot)
         files: list[tuple[str, Path]] = [(DATABASE, snapshot)]
         if paths.user_config.is_file():
             files.append((CONFIG, paths.user_config))
@@ -107,6 +110,7 @@ def export_memory(paths: AppPaths, destination: Path) -> ExportReport:
             "schema_version": version,
             "messages": messages,
             "facts": facts,
+            "skills": skills,
             "files": [{"name": name, "size": path.stat().st_size, "sha256": _sha256(path)}
                       for name, path in files],
         }
@@ -130,7 +134,7 @@ def export_memory(paths: AppPaths, destination: Path) -> ExportReport:
             partial.unlink(missing_ok=True)
             raise
     return ExportReport(destination, messages, facts, len(files),
-                        destination.stat().st_size)
+                        destination.stat().st_size, skills)
 
 
 def _snapshot_database(source: Path, target: Path) -> None:
@@ -183,6 +187,20 @@ def _database_summary(path: Path) -> tuple[int, int, int]:
         connection.close()
 
 
+def _skill_count(path: Path) -> int:
+    """Skills in use; 0 in a database from before the skill library."""
+    connection = open_connection(path, readonly=True)
+    try:
+        known = connection.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'skills'").get
+        if not known:
+            return 0
+        return int(connection.execute(
+            "SELECT count(*) FROM skills WHERE state = 'active'").get)
+    finally:
+        connection.close()
+
+
 # --- import ---------------------------------------------------------------------------
 
 
@@ -214,7 +232,7 @@ def import_memory(paths: AppPaths, archive: Path) -> ImportReport:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ImportReport(archive, replaced, messages, facts, str(manifest.get("created_at", "")),
-                        str(manifest.get("app_version", "")))
+                        str(manifest.get("app_version", "")), _skill_count(paths.database))
 
 
 def _refuse(archive: Path, why: str) -> InputError:

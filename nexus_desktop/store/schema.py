@@ -291,6 +291,49 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        7,
+        "the skill library: requests whose replies worked, and each reuse of them",
+        """
+        -- A request whose reply the user accepted, kept to be replayed when asked again
+        -- or shown to the model as a worked example for a similar request. Pruned skills
+        -- are archived (state), never deleted; the user deletes them.
+        CREATE TABLE skills(
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            intent TEXT NOT NULL,
+            request_key TEXT NOT NULL,
+            embedding BLOB,
+            embedding_model TEXT,
+            steps TEXT NOT NULL,
+            result TEXT NOT NULL,
+            confidence REAL NOT NULL,
+            uses INTEGER NOT NULL DEFAULT 0,
+            successes INTEGER NOT NULL DEFAULT 0,
+            failures INTEGER NOT NULL DEFAULT 0,
+            pinned INTEGER NOT NULL DEFAULT 0,
+            state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'archived')),
+            source_reply_id INTEGER,
+            created_at REAL NOT NULL,
+            last_used_at REAL,
+            archived_at REAL
+        );
+        CREATE INDEX skills_by_key ON skills(request_key, state);
+        CREATE INDEX skills_by_source ON skills(source_reply_id);
+
+        -- Each reply a skill made (replayed) or helped make (worked example), and whether
+        -- the user accepted it; outcome stays NULL until the next turn or a rating says.
+        CREATE TABLE skill_uses(
+            reply_id INTEGER PRIMARY KEY,
+            skill_id INTEGER NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('replay', 'example')),
+            similarity REAL,
+            outcome TEXT CHECK (outcome IN ('success', 'failure')),
+            at REAL NOT NULL
+        );
+        CREATE INDEX skill_uses_by_skill ON skill_uses(skill_id);
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -254,8 +254,8 @@ class DesktopApp(QObject):
     def _export(self, destination: Path) -> None:
         def done(report: export.ExportReport) -> None:
             self.tray.show_message("Memory exported",
-                                   f"{report.messages} messages and {report.facts} facts "
-                                   f"saved to {report.path.name}.")
+                                   f"{report.messages} messages, {report.facts} facts and "
+                                   f"{report.skills} skills saved to {report.path.name}.")
 
         self.host.query(lambda: export.export_memory(self.paths, destination), done,
                         lambda exc: self._problem("The export failed", exc))

@@ -2,7 +2,8 @@
 
 A page carries what its messages need to be drawn: the original text of messages whose
 reply was compressed or archived (the conversation shows what was said, not a summary of
-it) and the ratings given to its replies. No Qt here: these run inside ``host.query``.
+it), the ratings given to its replies and the skills that made or helped make them. No Qt
+here: these run inside ``host.query``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 from nexus_desktop.errors import NexusError
 from nexus_desktop.store.archive import originals
 from nexus_desktop.store.messages import Message
+from nexus_desktop.store.skills import SkillUse
 
 if TYPE_CHECKING:
     from nexus_desktop.engine import Engine
@@ -32,6 +34,7 @@ class Page:
     has_older: bool
     full_texts: dict[int, str] = field(default_factory=dict)
     ratings: dict[int, int] = field(default_factory=dict)
+    skill_uses: dict[int, SkillUse] = field(default_factory=dict)
 
     def text_of(self, message: Message) -> str:
         return self.full_texts.get(message.id, message.content)
@@ -75,4 +78,4 @@ def _page(engine: Engine, messages: list[Message]) -> Page:
     replies = [m.id for m in messages if m.role == "assistant"]
     has_older = bool(messages) and bool(engine.session.before(messages[0].id, 1))
     return Page(messages, has_older, originals(connection, shortened),
-                engine.ratings.of(replies))
+                engine.ratings.of(replies), engine.skills.store.uses_of(replies))

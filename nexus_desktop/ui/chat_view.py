@@ -5,6 +5,9 @@ its oldest message (``older_requested``) when the user reaches the top, and keep
 they were looking at in place while that page is inserted above it. A streaming reply
 grows in its own bubble; pieces are gathered and drawn at most every ``RENDER_MS``, and
 only that bubble is drawn again.
+
+A reply the skill library replayed says so ("From memory") and offers Regenerate: a fresh
+reply from the model, which comes at the end of the conversation like any reply.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from PySide6.QtWidgets import (
 from nexus_desktop.store.messages import Message
 from nexus_desktop.store.ratings import BAD, GOOD
 from nexus_desktop.ui.chat_pages import Page
+from nexus_desktop.ui.skill_marks import REGENERATE_TIP, SkillMark, stored_skill_mark
 
 # A streaming reply is drawn again at most this often (25 times a second).
 RENDER_MS = 40
@@ -52,6 +56,7 @@ QFrame[highlighted="true"] { border: 2px solid #f5a623; }
 QLabel#chat-meta, QLabel#chat-notice { color: gray; font-size: 11px; }
 QLabel#chat-outcome { color: gray; font-style: italic; }
 QLabel#chat-outcome[failed="true"] { color: #d0021b; font-style: normal; }
+QLabel#chat-skill { color: #2b7a78; font-size: 11px; }
 """
 
 
@@ -75,6 +80,7 @@ class MessageBubble(QFrame):
     text is shown exactly as typed."""
 
     rating_requested = Signal(int, object)  # reply id, True (good), False (bad) or None
+    regenerate_requested = Signal(int)  # reply id
 
     def __init__(self, role: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -82,6 +88,8 @@ class MessageBubble(QFrame):
         self.role = role
         self.message: Message | None = None
         self.rating: int | None = None
+        self.skill_mark: SkillMark | None = None
+        self._can_regenerate = True
         self._text = ""
         self._dirty = False
         self.meta = QLabel(NAMES.get(role, role), self)
@@ -102,7 +110,8 @@ class MessageBubble(QFrame):
         layout.addWidget(self.meta)
         layout.addWidget(self.body)
         layout.addWidget(self.outcome)
-        self.good_button = self.bad_button = None
+        self.good_button = self.bad_button = self.regenerate_button = None
+        self.skill_label: QLabel | None = None
         if role == "assistant":
             # Words, not thumb emoji: many Linux desktops have no emoji font.
             self.good_button = self._rating_button("chat-rate-good", "Good",
@@ -111,8 +120,21 @@ class MessageBubble(QFrame):
                                                   "A bad reply: never learn from it")
             self.good_button.clicked.connect(lambda: self._rate(GOOD))
             self.bad_button.clicked.connect(lambda: self._rate(BAD))
+            self.skill_label = QLabel(self)
+            self.skill_label.setObjectName("chat-skill")
+            self.skill_label.setTextFormat(_PLAIN)
+            self.skill_label.hide()
+            self.regenerate_button = QToolButton(self)
+            self.regenerate_button.setObjectName("chat-regenerate")
+            self.regenerate_button.setText("Regenerate")
+            self.regenerate_button.setToolTip(REGENERATE_TIP)
+            self.regenerate_button.setAutoRaise(True)
+            self.regenerate_button.hide()
+            self.regenerate_button.clicked.connect(self._regenerate)
             buttons = QHBoxLayout()
+            buttons.addWidget(self.skill_label)
             buttons.addStretch(1)
+            buttons.addWidget(self.regenerate_button)
             buttons.addWidget(self.good_button)
             buttons.addWidget(self.bad_button)
             layout.addLayout(buttons)
@@ -191,6 +213,34 @@ class MessageBubble(QFrame):
         self.style().unpolish(self)
         self.style().polish(self)
 
+    # ----------------------------------------------------------------- skills
+
+    def set_skill_mark(self, mark: SkillMark | None) -> None:
+        """Say where the reply came from in the skill library; a replay can be made
+        again by the model."""
+        if self.skill_label is None or self.regenerate_button is None:
+            return
+        self.skill_mark = mark
+        self.skill_label.setText(mark.text if mark is not None else "")
+        self.skill_label.setToolTip(mark.tip if mark is not None else "")
+        self.skill_label.setVisible(mark is not None)
+        self.regenerate_button.setVisible(mark is not None and mark.kind == "replay")
+        self._update_regenerate_button()
+
+    def set_regenerate_enabled(self, enabled: bool) -> None:
+        """Off while a reply runs: one reply at a time, like Send."""
+        self._can_regenerate = enabled
+        self._update_regenerate_button()
+
+    def _update_regenerate_button(self) -> None:
+        if self.regenerate_button is not None:
+            self.regenerate_button.setEnabled(self._can_regenerate
+                                              and self.skill_mark is not None)
+
+    def _regenerate(self) -> None:
+        if self.skill_mark is not None and self._can_regenerate:
+            self.regenerate_requested.emit(self.skill_mark.reply_id)
+
     # ----------------------------------------------------------------- rating
 
     @property
@@ -224,6 +274,7 @@ class ChatView(QScrollArea):
 
     older_requested = Signal(int)  # the id of the oldest message shown
     rating_requested = Signal(int, object)
+    regenerate_requested = Signal(int)  # the id of a replayed reply
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -239,6 +290,7 @@ class ChatView(QScrollArea):
         self._layout.addStretch(1)
         self.setWidget(self._content)
         self._items: list[QWidget] = []
+        self._regenerate_enabled = True
         self.has_older = False
         self.loading_older = False
         self._follow = True
@@ -310,6 +362,7 @@ class ChatView(QScrollArea):
     def _bubble(self, message: Message, page: Page) -> MessageBubble:
         bubble = self._new_bubble(message.role)
         bubble.set_message(message, page.text_of(message), page.ratings.get(message.id))
+        bubble.set_skill_mark(stored_skill_mark(message, page.skill_uses.get(message.id)))
         return bubble
 
     # ----------------------------------------------------------------- live turns
@@ -350,6 +403,12 @@ class ChatView(QScrollArea):
         for bubble in self.bubbles():
             bubble.render()
 
+    def set_regenerate_enabled(self, enabled: bool) -> None:
+        """Regenerate on every replayed reply, now and in pages still to come."""
+        self._regenerate_enabled = enabled
+        for bubble in self.bubbles():
+            bubble.set_regenerate_enabled(enabled)
+
     def remove(self, item: QWidget) -> None:
         if item in self._items:
             self._items.remove(item)
@@ -365,6 +424,8 @@ class ChatView(QScrollArea):
     def _new_bubble(self, role: str) -> MessageBubble:
         bubble = MessageBubble(role, self._content)
         bubble.rating_requested.connect(self.rating_requested)
+        bubble.regenerate_requested.connect(self.regenerate_requested)
+        bubble.set_regenerate_enabled(self._regenerate_enabled)
         return bubble
 
     def _append(self, item: QWidget) -> None:

@@ -1,10 +1,13 @@
-"""The chat window: the one lifelong conversation, with search and "What I remember".
+"""The chat window: the one lifelong conversation, with search, "What I remember" and the
+skills.
 
 There is no "new chat": the window opens on the newest page of the conversation and
 reads older pages as the user scrolls up. Everything it reads or writes goes through the
 engine host (the store thread for reads, the model thread for replies), so the window
 never waits. A search result opens in a second view, the conversation around it, while
-the live conversation (and a reply still streaming into it) stays as it was.
+the live conversation (and a reply still streaming into it) stays as it was. A reply
+replayed from a skill can be made again by the model (Regenerate): the fresh reply comes
+at the end of the conversation, like any reply.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ from nexus_desktop.ui.engine_host import EngineHost
 from nexus_desktop.ui.facts_panel import FactsPanel
 from nexus_desktop.ui.resource_bars import CRITICAL_COLOUR, NORMAL_COLOUR, WARNING_COLOUR
 from nexus_desktop.ui.search_panel import SearchPanel
+from nexus_desktop.ui.skill_marks import turn_skill_mark
+from nexus_desktop.ui.skills_panel import SkillsPanel
 
 # The header's colour for each memory level of the status (seed 002's header).
 LEVEL_COLOURS = {"normal": NORMAL_COLOUR.name(), "warning": WARNING_COLOUR.name(),
@@ -78,7 +83,8 @@ class ChatInput(QPlainTextEdit):
 
 @dataclass
 class _Turn:
-    """A turn in progress: its message as typed, and its bubbles."""
+    """A turn in progress: its message as typed (none for a regenerated reply), and its
+    bubbles."""
 
     id: int
     text: str
@@ -109,7 +115,10 @@ class ChatWindow(QWidget):
         self._build()
         self._connect()
         if host.is_open:
+            # Opened before this window was made: the panels' own signal came and went.
             self._on_opened(None)
+            self.facts_panel.refresh()
+            self.skills_panel.refresh()
             engine = host.engine
             if engine is not None and engine.loaded_model is not None:
                 self._on_model_ready(engine.loaded_model.info.name)
@@ -183,15 +192,19 @@ class ChatWindow(QWidget):
 
         self.search_panel = SearchPanel(self._host, self)
         self.facts_panel = FactsPanel(self._host, self)
+        self.skills_panel = SkillsPanel(self._host, self)
         self.side = QTabWidget(self)
         self.side.setObjectName("chat-side")
         self.side.addTab(self.search_panel, "Search")
         self.side.addTab(self.facts_panel, "What I remember")
+        self.side.addTab(self.skills_panel, "Skills")
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.addWidget(chat)
         splitter.addWidget(self.side)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        # Room for the three side tabs and their rows' buttons; the user can move it.
+        splitter.setSizes([620, 380])
 
         layout = QVBoxLayout(self)
         layout.addLayout(header)
@@ -221,6 +234,7 @@ class ChatWindow(QWidget):
         for view in (self.view, self.context_view):
             view.older_requested.connect(self._on_older_requested)
             view.rating_requested.connect(self._on_rating_requested)
+            view.regenerate_requested.connect(self.regenerate)
         self.search_panel.message_activated.connect(self.show_in_context)
 
     # ----------------------------------------------------------------- sending
@@ -244,6 +258,19 @@ class ChatWindow(QWidget):
             self.view.scroll_to_bottom()
             self.input.clear()
         self._turns[turn_id] = _Turn(turn_id, text, bubble)
+        self._update_buttons()
+
+    @Slot(int)
+    def regenerate(self, reply_id: int) -> None:
+        """A fresh model reply to what reply ``reply_id`` answered, streamed at the end of
+        the conversation; the old reply stays where it is."""
+        if self.reply_running or not self._can_send:
+            return
+        self.error_label.hide()
+        self.show_conversation()
+        self.view.scroll_to_bottom()
+        turn_id = self._host.regenerate(reply_id)
+        self._turns[turn_id] = _Turn(turn_id, "", None)
         self._update_buttons()
 
     @Slot()
@@ -297,6 +324,8 @@ class ChatWindow(QWidget):
         if reply.text() != result.reply:
             reply.set_text(result.reply)
         reply.set_outcome(result.status, result.error)
+        # A replay says so, and offers Regenerate, before its stored message is read.
+        reply.set_skill_mark(turn_skill_mark(result))
         if result.reply_id:
             # The stored reply (its time, what it answers) makes it ratable.
             host = self._host
@@ -307,8 +336,11 @@ class ChatWindow(QWidget):
                 self._show_exception)
 
     def _update_buttons(self) -> None:
-        self.send_button.setEnabled(self._can_send and not self.reply_running)
+        can_start = self._can_send and not self.reply_running
+        self.send_button.setEnabled(can_start)
         self.stop_button.setEnabled(self.reply_running)
+        for view in (self.view, self.context_view):
+            view.set_regenerate_enabled(can_start)
 
     # ----------------------------------------------------------------- history
 

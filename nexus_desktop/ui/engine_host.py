@@ -15,7 +15,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,11 @@ class Started:
 
     recovery: str | None
     interrupted_replies: int
+
+
+def _failed(message_id: int, why: str) -> TurnResult:
+    """A turn that ended before the model could answer."""
+    return TurnResult(message_id, 0, "", "failed", "model", 0.0, None, 0, why)
 
 
 class _ModelLoop(QObject):
@@ -130,6 +135,8 @@ class EngineHost(QObject):
     reply_piece = Signal(int, str)
     reply_notice = Signal(int, str)
     reply_finished = Signal(int, object)  # TurnResult
+    # A reply's rating is stored (by reply id): it may have kept or weakened a skill.
+    reply_rated = Signal(int)
     # Live data for the tray and the dashboard.
     status_changed = Signal(dict)
     sample_taken = Signal(object)  # ResourceSample, from the monitor thread
@@ -220,7 +227,8 @@ class EngineHost(QObject):
 
         def committed(message: Message) -> None:
             self.message_committed.emit(turn_id, message)
-            self._reply(turn_id, message, context, cancel)
+            self._reply(turn_id, message.id, cancel,
+                        lambda engine: engine.reply_to(message, cancel, context))
 
         def refused(exc: Exception) -> None:
             self._turns.pop(turn_id, None)
@@ -234,30 +242,53 @@ class EngineHost(QObject):
         if cancel is not None:
             cancel.cancel()
 
-    def _reply(self, turn_id: int, message: Message, context: str,
-               cancel: CancelToken) -> None:
+    def regenerate(self, reply_id: int, context: str = "full") -> int:
+        """A fresh model reply to the message that reply ``reply_id`` answered (the old
+        reply stays; the new one comes at the end). Returns the turn's id for the reply
+        signals; ``stop_reply`` stops it like any reply."""
+        turn_id = self._new_id()
+        cancel = CancelToken()
+        self._turns[turn_id] = cancel
+
+        def asked_id() -> int:
+            # Read on the store thread, like a sent message is saved there: the signals
+            # come after the caller has the turn's id, and a failure carries the message.
+            reply = self._require_engine().session.messages.get(reply_id)
+            return reply.reply_to if reply is not None and reply.reply_to else 0
+
+        def found(message_id: int) -> None:
+            self._reply(turn_id, message_id, cancel,
+                        lambda engine: engine.regenerate(reply_id, cancel, context))
+
+        def refused(exc: Exception) -> None:
+            self._finish(turn_id, _failed(0, str(exc)))
+
+        self.query(asked_id, found, refused)
+        return turn_id
+
+    def _reply(self, turn_id: int, message_id: int, cancel: CancelToken,
+               events: Callable[[Engine], Iterator[TurnEvent]]) -> None:
+        """Run a reply's ``events`` as a model-thread job, each one out as a signal."""
         engine, daemon = self._require_engine(), self.daemon
         assert daemon is not None
 
-        def on_event(event: TurnEvent) -> None:
-            if isinstance(event, Piece):
-                self.reply_piece.emit(turn_id, event.text)
-            elif isinstance(event, Notice):
-                self.reply_notice.emit(turn_id, event.shown_in("What I remember"))
-            elif isinstance(event, TurnResult):
-                self._turns.pop(turn_id, None)
-                self.reply_finished.emit(turn_id, event)
-
         def work() -> None:
             try:
-                for event in engine.reply_to(message, cancel, context):
-                    on_event(event)
+                for event in events(engine):
+                    if isinstance(event, Piece):
+                        self.reply_piece.emit(turn_id, event.text)
+                    elif isinstance(event, Notice):
+                        self.reply_notice.emit(turn_id, event.shown_in("What I remember"))
+                    elif isinstance(event, TurnResult):
+                        self._finish(turn_id, event)
             except NexusError as exc:
-                self._turns.pop(turn_id, None)
-                self.reply_finished.emit(turn_id, TurnResult(
-                    message.id, 0, "", "failed", "model", 0.0, None, 0, str(exc)))
+                self._finish(turn_id, _failed(message_id, str(exc)))
 
         daemon.submit("chat turn", work)
+
+    def _finish(self, turn_id: int, result: TurnResult) -> None:
+        self._turns.pop(turn_id, None)
+        self.reply_finished.emit(turn_id, result)
 
     # -- everything else ------------------------------------------------------------------
 
@@ -294,7 +325,8 @@ class EngineHost(QObject):
 
     def rate_reply(self, reply_id: int, good: bool | None,
                    on_error: Callable[[Exception], None] | None = None) -> None:
-        self.query(lambda: self._require_engine().rate_reply(reply_id, good), None, on_error)
+        self.query(lambda: self._require_engine().rate_reply(reply_id, good),
+                   lambda _none: self.reply_rated.emit(reply_id), on_error)
 
     def _control(self, action: Callable[[Daemon], None]) -> None:
         def work() -> None:

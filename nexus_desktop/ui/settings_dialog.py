@@ -55,6 +55,13 @@ LIMITS = (
     ("resources.ram_mb", "Memory limit (MB):"),
     ("resources.vram_mb", "GPU memory limit (MB, 0: none):"),
 )
+# The skill library's thresholds, shown with two decimals (they are cosines and shares).
+SKILL_LIMITS = (
+    ("skills.replay_similarity", "Answer from a skill at similarity:"),
+    ("skills.example_similarity", "Use a skill as an example at similarity:"),
+    ("skills.min_confidence", "Use skills trusted at least:"),
+    ("skills.prune_after_days", "Archive unused weak skills after (days):"),
+)
 
 
 class Autostart(Protocol):
@@ -96,6 +103,7 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self.teacher_page, "Teacher")
         self.tabs.addTab(self._learning_page(), "Learning")
         self.tabs.addTab(self._limits_page(), "Limits")
+        self.tabs.addTab(self._skills_page(), "Skills")
         self.tabs.addTab(self._general_page(), "General")
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Apply
@@ -143,7 +151,27 @@ class SettingsDialog(QDialog):
         page = QWidget()
         form = QFormLayout(page)
         self.limit_boxes: dict[str, QAbstractSpinBox] = {}
-        for key, text in LIMITS:
+        self._add_number_rows(form, LIMITS, self.limit_boxes, decimals=1)
+        form.addRow(QLabel("Limits apply at once."))
+        return page
+
+    def _skills_page(self) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        self.skills_enabled = QCheckBox("Keep the replies I accept to tasks as skills")
+        self.skills_enabled.setChecked(self.settings.get("skills.enabled"))
+        self.skills_enabled.setToolTip(self.settings.spec("skills.enabled").description)
+        form.addRow(self.skills_enabled)
+        self._add_field("skills.enabled", self.skills_enabled.isChecked, None,
+                        self.skills_enabled.toggled)
+        self.skill_boxes: dict[str, QAbstractSpinBox] = {}
+        self._add_number_rows(form, SKILL_LIMITS, self.skill_boxes, decimals=2)
+        return page
+
+    def _add_number_rows(self, form: QFormLayout, rows: tuple[tuple[str, str], ...],
+                         boxes: dict[str, QAbstractSpinBox], decimals: int) -> None:
+        """A spin box per setting, its range from the setting's spec, checked as typed."""
+        for key, text in rows:
             spec = self.settings.spec(key)
             box: QSpinBox | QDoubleSpinBox
             if spec.type == "int":
@@ -151,17 +179,16 @@ class SettingsDialog(QDialog):
                 box.setRange(int(spec.minimum or 0), int(spec.maximum or 2**31 - 1))
             else:
                 box = QDoubleSpinBox()
-                box.setDecimals(1)
+                box.setDecimals(decimals)
+                box.setSingleStep(10.0 ** -decimals)
                 box.setRange(float(spec.minimum or 0.0), float(spec.maximum or 1e9))
             box.setValue(self.settings.get(key))
             box.setToolTip(spec.description)
             problem = error_label()
             form.addRow(text, box)
             form.addRow("", problem)
-            self.limit_boxes[key] = box
+            boxes[key] = box
             self._add_field(key, box.value, problem, box.valueChanged)
-        form.addRow(QLabel("Limits apply at once."))
-        return page
 
     def _general_page(self) -> QWidget:
         page = QWidget()
