@@ -11,7 +11,7 @@ from nexus_desktop.config import Settings
 from nexus_desktop.embed.model import BUNDLED_NAME
 from nexus_desktop.embed.shared import shared_embedding_model
 from nexus_desktop.learning.examples import ExampleStore
-from nexus_desktop.memory.skill_requests import request_key
+from nexus_desktop.memory.skill_requests import matching_text, request_key
 from nexus_desktop.memory.skills import SkillLibrary
 from nexus_desktop.store.database import Database
 
@@ -39,11 +39,19 @@ SIMILAR_BUT_DIFFERENT = [
     ("Sort these numbers: 3, 1, 2", "Sort these numbers descending: 3, 1, 2"),
     ("Spell 'necessary' backwards", "Spell 'necessary'"),
     ("Convert 9am London time to New York time", "Convert 9am New York time to London time"),
+    ("Convert -10 °C to Fahrenheit", "Convert 10 °C to Fahrenheit"),
+    ("Convert 20 € to $", "Convert 20 $ to €"),
+    ("Count the capital letters in: Hello World", "Count the capital letters in: hello world"),
+    ("Explain how to quickly cool a cake", "Explain how to cool a cake"),
+    ("Calculate 12 + 7", "Calculate 12 - 7"),
+    ("Convert 1,5 kg to pounds", "Convert 15 kg to pounds"),
 ]
 NEAR_EXACT_REPEATS = [
     ("Convert 5 miles to km", "please convert 5 miles to km."),
-    ("Translate 'good morning' into French", "Could you translate 'Good morning' into French?"),
-    ("Summarize: The meeting moved to Friday.", "summarise: the meeting moved to friday"),
+    ("Translate 'good morning' into French", "Could you translate 'good morning' into French?"),
+    ("Summarize: The meeting moved to Friday.", "summarise: The meeting moved to Friday"),
+    ("Calculate 12 + 7", "Could you calculate 12 + 7?"),
+    ("Calculate 7 \u00d7 8", "Calculate  7 \u00d7 8!"),
     ("Write a haiku about rain", "Hey, can you write a haiku about rain!"),
     ("Explain recursion to a child", "explain recursion to a child, thanks"),
 ]
@@ -61,7 +69,7 @@ def library(db: Database, settings: Settings) -> SkillLibrary:
 def keep(library: SkillLibrary, request: str, confidence: float = 0.8) -> int:
     return library.store.add(
         name=request, intent=request, request_key=request_key(request),
-        embedding=embed(request), embedding_model=BUNDLED_NAME, steps={},
+        embedding=embed(matching_text(request)), embedding_model=BUNDLED_NAME, steps={},
         result=f"the reply to {request}", confidence=confidence, source_reply_id=None).id
 
 

@@ -7,6 +7,7 @@ import pytest
 from nexus_desktop.memory.skill_requests import (
     is_correction,
     is_task_request,
+    matching_text,
     refers_back,
     request_key,
     short_name,
@@ -52,9 +53,27 @@ def test_the_key_ignores_case_punctuation_politeness_and_articles():
     ("translate 'good morning' into French", "translate 'good morning' into German"),
     ("rewrite this formally: see you soon", "rewrite this casually: see you soon"),
     ("explain why the sky is blue", "explain why the sky is not blue"),
+    ("convert -10 °C to Fahrenheit", "convert 10 °C to Fahrenheit"),
+    ("convert 20 € to $", "convert 20 $ to €"),
+    ("calculate 12 + 7", "calculate 12 - 7"),
+    ("calculate 6 * 4", "calculate 6 / 4"),
+    ("convert 1,5 kg", "convert 15 kg"),
+    ("count the capitals in: NASA", "count the capitals in: nasa"),
+    ("translate 'Bill' into French", "translate 'bill' into French"),
+    ("explain how to quickly cool a cake", "explain how to cool a cake"),
+    ("write a thanks card for my teacher", "write a card for my teacher"),
 ])
 def test_the_key_keeps_what_changes_the_request(first: str, second: str):
     assert request_key(first) != request_key(second)
+
+
+def test_a_thousands_separator_and_the_instructions_case_do_not_matter():
+    assert request_key("Convert 1,000 feet to m") == request_key("convert 1000 feet to m")
+    assert request_key("COUNT the capitals in: NASA") == request_key("count the capitals in: NASA")
+
+
+def test_the_matched_text_drops_what_only_changes_the_vector():
+    assert matching_text("Hey, could you please  Calculate 7 \u00d7 8?!") == "Calculate 7 \u00d7 8"
 
 
 def test_british_and_american_spellings_share_a_key():

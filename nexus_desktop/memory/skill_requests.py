@@ -25,12 +25,13 @@ _POLITE_OPENERS = re.compile(
     r"^(?:(?:hey|hi|hello|ok|okay|so|now|please|pls|kindly|quick(?:ly)?|"
     r"(?:can|could|would|will) you(?: please)?|i (?:need|want) you to|"
     r"i(?:'d| would) like you to|help me)[\s,!.:]+)+")
+_POLITE_OPENERS_ANY_CASE = re.compile(_POLITE_OPENERS.pattern, re.IGNORECASE)
 _HOW_TO = re.compile(r"^(?:how (?:do|can|should) i|how to)\b")
 # Words that change nothing in a request; left out of its key, so that "Please convert
 # 5 km to miles." and "convert 5 km to miles" are the same request.
-FILLER_WORDS = frozenset({
-    "please", "pls", "kindly", "the", "a", "an", "just", "quickly", "thanks", "thank",
-})
+FILLER_WORDS = frozenset({"please", "pls", "kindly", "the", "a", "an"})
+# Thanks at the end of a request, which is politeness; inside it ("a thanks card") it is not.
+_THANKS_AT_END = re.compile(r"[\s,.!]*\b(?:thanks|thank you|thx)[\s.!]*$", re.IGNORECASE)
 # A correction of the reply before: how users say it was not what they wanted.
 _CORRECTION = re.compile(
     r"^(?:no\b|nope\b|wrong\b|incorrect\b|not (?:quite|right|what|correct)\b|"
@@ -46,20 +47,58 @@ _DEICTIC_ONLY = re.compile(r"\b(?:this|that|it|these|those|them)\s*[.!?]*$")
 # Below this many characters of material after a colon, "summarise this:" names nothing.
 _MIN_INLINE_CHARS = 3
 _WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:'[^\W\d_]+)?")
+# The parts of a key: signed numbers, words, and the symbols that change a request's
+# meaning ("12 + 7" and "12 - 7", "-10 °C" and "10 °C", "20 € to $" and "20 $ to €").
+_KEY_TOKEN = re.compile(r"-?\d+(?:[.,]\d+)*|[^\W\d_]+(?:'[^\W\d_]+)?|[-+\u00d7*/^%°€$£¥=<>]")
+# A comma between digits is a thousands separator only before exactly three digits.
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+# Quoted material, whose letter case is part of what is asked.
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
 # British and American spellings of the same verbs: one key for both.
 _SPELLING = (("summarize", "summarise"), ("summarized", "summarised"),
              ("organize", "organise"), ("analyze", "analyse"), ("color", "colour"),
              ("favorite", "favourite"), ("center", "centre"))
 
 
+def _normalised(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).strip()
+    for curly, straight in (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'),
+                            ("\u201d", '"'), ("\u2212", "-")):
+        text = text.replace(curly, straight)
+    return text
+
+
 def _plain(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold().strip()
-    return text.replace("\u2019", "'").replace("\u2018", "'")
+    return _normalised(text).casefold()
 
 
 def task_opening(text: str) -> str:
     """The request with polite openers removed, lower case."""
     return _POLITE_OPENERS.sub("", _plain(text)).lstrip()
+
+
+def _without_openers(text: str) -> str:
+    """The request with polite openers removed, its letter case kept."""
+    text = _THANKS_AT_END.sub("", _normalised(text))
+    return _POLITE_OPENERS_ANY_CASE.sub("", text).lstrip()
+
+
+def matching_text(text: str) -> str:
+    """What the skill library embeds: the request without polite openers, runs of spaces
+    or closing punctuation, which change the vector but not the request."""
+    return " ".join(_without_openers(text).split()).rstrip(" .!?")
+
+
+def _fold_instruction(text: str) -> str:
+    """Lower case for the instruction; the material (after a colon, or quoted) keeps its
+    case, since "count the capitals in: NASA" and "...: nasa" are different requests."""
+    head, colon, material = text.partition(":")
+    folded, last = [], 0
+    for quoted in _QUOTED.finditer(head):
+        folded += [head[last:quoted.start()].casefold(), quoted.group(0)]
+        last = quoted.end()
+    folded.append(head[last:].casefold())
+    return "".join(folded) + colon + material
 
 
 def is_task_request(text: str) -> bool:
@@ -73,15 +112,16 @@ def is_task_request(text: str) -> bool:
 
 
 def request_key(text: str) -> str:
-    """The request's words in order, without case, punctuation, politeness or articles:
-    two requests with the same key ask for the same thing."""
+    """The request's words, numbers and symbols in order, without politeness, articles,
+    punctuation or the instruction's letter case: two requests with the same key ask for
+    the same thing."""
     words = []
-    for word in _WORD.findall(task_opening(text)):
+    for word in _KEY_TOKEN.findall(_fold_instruction(_without_openers(text))):
         for american, british in _SPELLING:
-            if word == american:
+            if word.casefold() == american:
                 word = british
-        if word not in FILLER_WORDS:
-            words.append(word.replace(",", ""))
+        if word.casefold() not in FILLER_WORDS:
+            words.append(_THOUSANDS.sub("", word))
     return " ".join(words)
 
 

@@ -29,6 +29,7 @@ from nexus_desktop.learning.examples import ExampleStore
 from nexus_desktop.memory.skill_requests import (
     is_correction,
     is_task_request,
+    matching_text,
     refers_back,
     request_key,
     short_name,
@@ -92,7 +93,8 @@ class SkillLibrary:
         vectors = self.store.vectors(self.embedding_model, self.floor)
         if not vectors.ids:
             return None
-        similarities = vectors.matrix @ np.asarray(self._embed(text), np.float32)
+        similarities = vectors.matrix @ np.asarray(self._embed(matching_text(text)),
+                                                   np.float32)
         by_id = dict(zip(vectors.ids, similarities.tolist(), strict=True))
         if not refers_back(text):
             replay_at = self.settings.get("skills.replay_similarity")
@@ -173,7 +175,8 @@ class SkillLibrary:
         else:
             skill = self.store.add(
                 name=short_name(asked.content), intent=asked.content, request_key=key,
-                embedding=self._embed(asked.content), embedding_model=self.embedding_model,
+                embedding=self._embed(matching_text(asked.content)),
+                embedding_model=self.embedding_model,
                 steps=steps, result=result, confidence=confidence, source_reply_id=reply.id)
         if how == "accepted":
             self.examples.mark_skill(asked, reply)
