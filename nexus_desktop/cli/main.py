@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     from nexus_desktop.cli import status
 
     status.add_parser(commands)
+    from nexus_desktop.cli import api
+
+    api.add_parser(commands)
     return parser
 
 
@@ -103,6 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from nexus_desktop.cli import skills
 
             return skills.run_command(args, paths, settings)
+        if args.command == "api":
+            from nexus_desktop.cli import api
+
+            return api.run_command(args, paths, settings)
         if args.command == "learn":
             return _learn(args, paths, settings)
         if args.command == "status":
