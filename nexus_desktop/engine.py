@@ -102,6 +102,19 @@ class TurnResult:
     skill_id: int | None = None
     skill_example: int | None = None
 
+    def as_json(self) -> dict[str, object]:
+        """What `nexus-desktop ask --json` and the HTTP API report of a turn."""
+        payload: dict[str, object] = {"reply": self.reply, "source": self.source,
+                                      "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms,
+                                      "status": self.status}
+        if self.skill_id is not None:
+            payload["skill_id"] = self.skill_id
+        if self.skill_example is not None:
+            payload["skill_example"] = self.skill_example
+        if self.error:
+            payload["error"] = self.error
+        return payload
+
 
 TurnEvent = Notice | Piece | TurnResult
 

@@ -61,17 +61,8 @@ class ApiBackend(Protocol):
 
 
 def turn_payload(result: TurnResult, notices: list[str]) -> dict[str, Any]:
-    """A finished turn, with the fields of `nexus-desktop ask --json`."""
-    payload: dict[str, Any] = {"reply": result.reply, "source": result.source,
-                               "latency_ms": result.latency_ms, "ttft_ms": result.ttft_ms,
-                               "status": result.status, "notices": notices}
-    if result.skill_id is not None:
-        payload["skill_id"] = result.skill_id
-    if result.skill_example is not None:
-        payload["skill_example"] = result.skill_example
-    if result.error:
-        payload["error"] = result.error
-    return payload
+    """A finished turn, with the fields of `nexus-desktop ask --json` and its notices."""
+    return {**result.as_json(), "notices": notices}
 
 
 class EngineBackend:

@@ -220,20 +220,7 @@ def _ask(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
                     result = event
         assert result is not None
         if args.json:
-            payload = {
-                "reply": result.reply,
-                "source": result.source,
-                "latency_ms": result.latency_ms,
-                "ttft_ms": result.ttft_ms,
-                "status": result.status,
-            }
-            if result.skill_id is not None:
-                payload["skill_id"] = result.skill_id
-            if result.skill_example is not None:
-                payload["skill_example"] = result.skill_example
-            if result.error:
-                payload["error"] = result.error
-            print(json.dumps(payload, ensure_ascii=False))
+            print(json.dumps(result.as_json(), ensure_ascii=False))
         else:
             print(" [stopped]" if result.status == "cancelled" else "")
             if result.error:
