@@ -85,7 +85,7 @@ def test_the_inference_breaker_opens_after_failures_and_spares_the_model(
     result = turn_result(quiet_engine, "Hi again?")
     assert len(calls) == 3  # the open breaker answered without the model
     assert result.status == "failed" and "tries it again in" in (result.error or "")
-    assert quiet_engine.requests == {"total": 4, "failed": 4, "from_memory": 0}
+    assert quiet_engine.requests == {"total": 4, "failed": 4, "from_memory": 0, "from_skills": 0}
     assert quiet_engine.session.history(2)[0].content == "Hi again?"
 
 

@@ -48,7 +48,7 @@ def test_a_kept_skill_is_replayed_after_a_restart_and_stops_after_a_thumbs_down(
             yield from real_stream(*args, **kwargs)
 
         monkeypatch.setattr(model, "stream", counted)
-        replay = turn(engine, "Please rewrite this more politely: Send me the report now.")
+        replay = turn(engine, "Please Rewrite this more politely: send me the report now.")
         assert replay.source == "skill" and replay.reply == first.reply
         assert generated == [] and replay.latency_ms < first.latency_ms
 

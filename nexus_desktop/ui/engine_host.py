@@ -34,6 +34,8 @@ from nexus_desktop.ui.workers import start_worker, stop_worker
 
 log = logging.getLogger(__name__)
 
+# How long Quit waits for the model thread beyond its time limit before giving up on it.
+LATE_STOP_MS = 60_000
 # How often the status (mode, metrics, health) is read for the tray and the dashboard.
 STATUS_INTERVAL_MS = 1000
 
@@ -207,9 +209,17 @@ class EngineHost(QObject):
             self.daemon.stop(timeout=0)
         ended = True
         # The store thread first: the model thread closes the database as it ends.
-        for thread in (self._store_thread, self._model_thread):
-            if thread is not None:
-                ended = stop_worker(thread, timeout_ms) and ended
+        if self._store_thread is not None:
+            ended = stop_worker(self._store_thread, timeout_ms)
+        if self._model_thread is not None:
+            model_ended = stop_worker(self._model_thread, timeout_ms)
+            if not model_ended:
+                # A thread object dropped while it runs aborts the process (and the
+                # supervisor would start the app again after a Quit): wait it out.
+                log.warning("the model thread is still closing after %d ms; waiting",
+                            timeout_ms)
+                model_ended = stop_worker(self._model_thread, LATE_STOP_MS)
+            ended = model_ended and ended
         self._model_thread = self._store_thread = None
         return ended
 
