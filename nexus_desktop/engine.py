@@ -144,7 +144,6 @@ class Engine:
         self.ratings = ReplyRatings(self.database)
         self.skills = SkillLibrary(self.database, settings, self._embed_query, BUNDLED_NAME,
                                    self.examples)
-        self._last_query: tuple[str, np.ndarray] | None = None
         self.learning = LearningControl(settings.get("learning.enabled"))
         self._learner: Learner | None = None
         self.teacher: TeacherWorker | None = None
@@ -196,13 +195,7 @@ class Engine:
             shared_embedding_model()
 
     def _embed_query(self, text: str) -> np.ndarray:
-        # A turn embeds its message twice (skill matching, then retrieval): once is enough.
-        last = self._last_query
-        if last is not None and last[0] == text:
-            return last[1]
-        vector = self.indexer.embed_query(text)
-        self._last_query = (text, vector)
-        return vector
+        return self.indexer.embed_query(text)
 
     @property
     def session(self) -> PersistentSession:

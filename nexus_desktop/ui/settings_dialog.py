@@ -138,14 +138,19 @@ class SettingsDialog(QDialog):
     def _learning_page(self) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
-        self.learning_enabled = QCheckBox("Learn from our conversation while I am away")
-        self.learning_enabled.setChecked(self.settings.get("learning.enabled"))
-        self.learning_enabled.setToolTip(self.settings.spec("learning.enabled").description)
+        self.learning_enabled = self._switch("learning.enabled",
+                                             "Learn from our conversation while I am away")
         layout.addWidget(self.learning_enabled)
         layout.addWidget(self.topics)
-        self._add_field("learning.enabled", self.learning_enabled.isChecked, None,
-                        self.learning_enabled.toggled)
         return page
+
+    def _switch(self, key: str, text: str) -> QCheckBox:
+        """A check box for a true/false setting, with the setting's description as tip."""
+        box = QCheckBox(text)
+        box.setChecked(self.settings.get(key))
+        box.setToolTip(self.settings.spec(key).description)
+        self._add_field(key, box.isChecked, None, box.toggled)
+        return box
 
     def _limits_page(self) -> QWidget:
         page = QWidget()
@@ -158,12 +163,9 @@ class SettingsDialog(QDialog):
     def _skills_page(self) -> QWidget:
         page = QWidget()
         form = QFormLayout(page)
-        self.skills_enabled = QCheckBox("Keep the replies I accept to tasks as skills")
-        self.skills_enabled.setChecked(self.settings.get("skills.enabled"))
-        self.skills_enabled.setToolTip(self.settings.spec("skills.enabled").description)
+        self.skills_enabled = self._switch("skills.enabled",
+                                           "Keep the replies I accept to tasks as skills")
         form.addRow(self.skills_enabled)
-        self._add_field("skills.enabled", self.skills_enabled.isChecked, None,
-                        self.skills_enabled.toggled)
         self.skill_boxes: dict[str, QAbstractSpinBox] = {}
         self._add_number_rows(form, SKILL_LIMITS, self.skill_boxes, decimals=2)
         return page
