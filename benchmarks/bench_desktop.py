@@ -138,10 +138,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
 
+    from nexus_desktop.api.local_channel import instance_name
     from nexus_desktop.config import Settings
     from nexus_desktop.paths import app_paths, point_huggingface_at
     from nexus_desktop.ui.app import DesktopApp
-    from nexus_desktop.ui.single_instance import SingleInstance, instance_name
+    from nexus_desktop.ui.single_instance import SingleInstance
 
     paths = app_paths()
     paths.ensure()

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from nexus_desktop.api.local_channel import instance_name
 from nexus_desktop.config import Settings
 from nexus_desktop.paths import AppPaths
 from nexus_desktop.supervisor import EXIT_RESTART
 from nexus_desktop.ui.app import CHAT_TITLE, TRAY_NOTICE_FLAG, DesktopApp
-from nexus_desktop.ui.single_instance import SingleInstance, instance_name
+from nexus_desktop.ui.single_instance import SingleInstance
 from nexus_desktop.ui.workers import running_workers
 
 STARTED_MS = 60_000

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,10 @@ import pytest
 from PySide6.QtCore import QDir
 from PySide6.QtNetwork import QLocalSocket
 
+from nexus_desktop.api.local_channel import MAX_LINE_BYTES, instance_name, send
+from nexus_desktop.errors import InputError
 from nexus_desktop.paths import AppPaths
-from nexus_desktop.ui.single_instance import (
-    MAX_LINE_BYTES,
-    SingleInstance,
-    instance_name,
-    send,
-)
+from nexus_desktop.ui.single_instance import SingleInstance
 
 unix_only = pytest.mark.skipif(sys.platform == "win32", reason="Unix socket files")
 
@@ -43,7 +41,7 @@ def send_from_another_process(qtbot, name: str, message: dict[str, Any]) -> Any:
     """Run the blocking client in a real second process while this one serves the reply."""
     script = (
         "import json, sys\n"
-        "from nexus_desktop.ui.single_instance import send\n"
+        "from nexus_desktop.api.local_channel import send\n"
         "print(json.dumps(send(sys.argv[1], json.loads(sys.argv[2]), 10000)))\n"
     )
     child = subprocess.Popen([sys.executable, "-c", script, name, json.dumps(message)],
@@ -204,3 +202,77 @@ def test_a_handler_may_close_the_instance(qtbot, first, name):
                     timeout=10_000)
     assert not first.is_listening
     assert send(name, {"command": "show"}, 500) is None
+
+
+def test_a_streamed_command_sends_its_events_then_ok(qtbot, first, name):
+    def count(request: dict[str, Any], _stop: threading.Event) -> Iterator[dict[str, Any]]:
+        for number in range(request["to"]):
+            yield {"n": number}
+    first.add_stream_handler("count", count)
+    replies = exchange(qtbot, name, b'{"command":"count","to":3}\n', 4)
+    assert replies == [{"event": {"n": 0}}, {"event": {"n": 1}}, {"event": {"n": 2}},
+                       {"ok": True}]
+    # And a real client in another process sees the same final line.
+    assert send_from_another_process(qtbot, name, {"command": "count", "to": 2}) == {"ok": True}
+
+
+def test_a_streamed_failure_ends_with_its_reason(qtbot, first, name):
+    def refuse(_request: dict[str, Any], _stop: threading.Event) -> Iterator[dict[str, Any]]:
+        yield {"started": True}
+        raise InputError("Give a topic.")
+
+    def crash(_request: dict[str, Any], _stop: threading.Event) -> Iterator[dict[str, Any]]:
+        raise RuntimeError("bug")
+        yield {}
+    first.add_stream_handler("refuse", refuse)
+    first.add_stream_handler("crash", crash)
+    assert exchange(qtbot, name, b'{"command":"refuse"}\n', 2) == [
+        {"event": {"started": True}}, {"ok": False, "error": "Give a topic."}]
+    crashed = exchange(qtbot, name, b'{"command":"crash"}\n', 1)
+    assert crashed[0]["ok"] is False and "command 'crash' failed" in crashed[0]["error"]
+
+
+def test_hanging_up_stops_a_streamed_command(qtbot, first, name):
+    stopped = threading.Event()
+    running = threading.Event()
+
+    def endless(_request: dict[str, Any], stop: threading.Event) -> Iterator[dict[str, Any]]:
+        try:
+            while not stop.wait(0.05):
+                running.set()
+                yield {"tick": True}
+        finally:
+            stopped.set()
+    first.add_stream_handler("endless", endless)
+    client = QLocalSocket()
+    client.connectToServer(name)
+    assert client.waitForConnected(2000)
+    client.write(b'{"command":"endless"}\n')
+    client.flush()
+    qtbot.waitUntil(running.is_set, timeout=10_000)
+    # A second request on the same connection waits for the first.
+    client.write(b'{"command":"show"}\n')
+    qtbot.waitUntil(lambda: b'one request at a time' in bytes(client.peek(1_000_000).data()),
+                    timeout=10_000)
+    client.abort()
+    qtbot.waitUntil(stopped.is_set, timeout=10_000)
+
+
+def test_closing_the_instance_ends_streamed_commands(qtbot, name):
+    instance = SingleInstance(name)
+    assert instance.claim()
+    running = threading.Event()
+
+    def endless(_request: dict[str, Any], stop: threading.Event) -> Iterator[dict[str, Any]]:
+        while not stop.wait(0.05):
+            running.set()
+            yield {"tick": True}
+    instance.add_stream_handler("endless", endless)
+    client = QLocalSocket()
+    client.connectToServer(name)
+    assert client.waitForConnected(2000)
+    client.write(b'{"command":"endless"}\n')
+    client.flush()
+    qtbot.waitUntil(running.is_set, timeout=10_000)
+    instance.close()  # joins the command threads: the fixture checks none is left
+    client.abort()

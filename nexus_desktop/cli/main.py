@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Without a command, the desktop app starts in the system tray.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check that this installation works (in a temporary data folder, "
+                             "leaving your own data alone), print a report and exit 0 or 1")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("chat", help="chat in the terminal")
     commands.add_parser("app", help="the desktop app in this process, without the supervisor "
@@ -71,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     from nexus_desktop.cli import api
 
     api.add_parser(commands)
+    from nexus_desktop.cli import remote
+
+    remote.add_parsers(commands)
     return parser
 
 
@@ -79,6 +85,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
+    if args.self_test:
+        from nexus_desktop.self_test import run_self_test
+
+        return run_self_test(sys.stdout)
+    # The command's words, for the running app to run the same command (facts, skills...).
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     paths = app_paths()
     point_huggingface_at(paths)
     try:
@@ -90,39 +102,87 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "config":
             return _config(args, settings, sys.stdout)
         _start_logging(paths)
-        if args.command == "ask":
-            return _ask(args, paths, settings)
-        if args.command == "doctor":
-            return _doctor(args, paths, settings)
-        if args.command == "memory":
-            from nexus_desktop.cli import memory
+        if args.command is None or args.command == "app" or (
+                args.command == "api" and args.api_command != "serve"):
+            return _without_data_lock(args, paths, settings)
+        from nexus_desktop.cli import remote
 
-            return memory.run(args, paths, settings)
-        if args.command == "facts":
-            from nexus_desktop.cli import facts
+        if args.command == "ask" and _refused_text(args.text):
+            return EXIT_USAGE
+        if args.command in remote.FORWARDED:
+            answered = remote.forward(args, paths, sys.stdout, sys.stderr)
+            if answered is not None:
+                return answered
+            if args.command == "control":
+                return remote.control_without_app(sys.stderr)
+        from nexus_desktop.data_lock import DataLock
 
-            return facts.run_command(args, paths, settings)
-        if args.command == "skills":
-            from nexus_desktop.cli import skills
-
-            return skills.run_command(args, paths, settings)
-        if args.command == "api":
-            from nexus_desktop.cli import api
-
-            return api.run_command(args, paths, settings)
-        if args.command == "learn":
-            return _learn(args, paths, settings)
-        if args.command == "status":
-            return _status(args, paths, settings)
-        if args.command == "chat":
-            return _chat(paths, settings)
-        return _desktop(args, paths, settings)
+        with DataLock.acquire(paths, f"`nexus-desktop {' '.join(args.argv[:2])}`"):
+            return _with_data_lock(args, paths, settings)
     except ConfigError as exc:
         print(f"Settings problem: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except NexusError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _refused_text(text: str) -> bool:
+    """Say so if a message cannot be sent: checked before anything starts, so a bad
+    message is refused at once."""
+    from nexus_desktop.memory.session import check_user_text
+
+    try:
+        check_user_text(text)
+    except InputError as exc:
+        print(exc, file=sys.stderr)
+        return True
+    return False
+
+
+def _without_data_lock(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
+    """The desktop app (which takes the lock itself, after making sure it is the only
+    app) and the API's url and token, which need no memory."""
+    if args.command == "api":
+        from nexus_desktop.cli import api
+
+        return api.run_command(args, paths, settings)
+    return _desktop(args, paths, settings)
+
+
+def _with_data_lock(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
+    """Commands that open the memory in this process."""
+    if args.command == "ask":
+        return _ask(args, paths, settings)
+    if args.command == "doctor":
+        return _doctor(args, paths, settings)
+    if args.command == "memory":
+        from nexus_desktop.cli import memory
+
+        return memory.run(args, paths, settings)
+    if args.command == "facts":
+        from nexus_desktop.cli import facts
+
+        return facts.run_command(args, paths, settings)
+    if args.command == "skills":
+        from nexus_desktop.cli import skills
+
+        return skills.run_command(args, paths, settings)
+    if args.command == "api":
+        from nexus_desktop.cli import api
+
+        return api.run_command(args, paths, settings)
+    if args.command == "learn":
+        return _learn(args, paths, settings)
+    if args.command == "status":
+        return _status(args, paths, settings)
+    if args.command == "chat":
+        return _chat(paths, settings)
+    from nexus_desktop.cli import remote
+
+    if args.command == "export":
+        return remote.export_here(args, paths, sys.stdout)
+    return remote.import_here(args, paths, sys.stdout, sys.stderr)
 
 
 def _start_logging(paths: AppPaths) -> None:
@@ -192,14 +252,7 @@ def _chat(paths: AppPaths, settings: Settings) -> int:
 
 
 def _ask(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
-    from nexus_desktop.memory.session import check_user_text
-
-    # Checked before the model stack is imported, so a bad message is refused at once.
-    try:
-        check_user_text(args.text)
-    except InputError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_USAGE
+    # The message was checked in ``main``, before the model stack is imported.
     from nexus_desktop.cli.chat import FACTS_COMMAND, ctrl_c_cancels
     from nexus_desktop.engine import Notice, Piece, TurnResult
     from nexus_desktop.llm.generation import CancelToken

@@ -62,7 +62,13 @@ def run(args: argparse.Namespace, paths: AppPaths, settings: Settings,
         out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """Open the database, run the chosen action, close the database."""
     with opened_database(paths, settings, err) as database:
-        return ACTIONS[args.memory_command](MemoryCommand(args, paths, settings, database, out))
+        return run_on(args, paths, settings, database, out)
+
+
+def run_on(args: argparse.Namespace, paths: AppPaths, settings: Settings, database: Database,
+           out: TextIO) -> int:
+    """The chosen action on an open database (this command's, or the running app's)."""
+    return ACTIONS[args.memory_command](MemoryCommand(args, paths, settings, database, out))
 
 
 def _import(command: MemoryCommand) -> int:

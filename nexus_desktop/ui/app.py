@@ -13,6 +13,8 @@ from __future__ import annotations
 import gc
 import logging
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +22,22 @@ from PySide6.QtCore import QObject, QProcess, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from nexus_desktop import autostart
+from nexus_desktop.api.local_channel import instance_name, send
 from nexus_desktop.config import Settings
+from nexus_desktop.data_lock import DataInUseError, DataLock
 from nexus_desktop.engine import TurnResult
 from nexus_desktop.errors import NexusError
 from nexus_desktop.paths import AppPaths
 from nexus_desktop.store import export
 from nexus_desktop.store.thoughts import Thought
-from nexus_desktop.supervisor import EXIT_RESTART
+from nexus_desktop.supervisor import EXIT_DO_NOT_RESTART, EXIT_RESTART
 from nexus_desktop.ui.chat_window import ChatWindow
 from nexus_desktop.ui.dashboard import Dashboard
 from nexus_desktop.ui.engine_host import EngineHost, Started
 from nexus_desktop.ui.icons import app_icon
+from nexus_desktop.ui.remote_control import RemoteControl
 from nexus_desktop.ui.settings_dialog import SettingsDialog
-from nexus_desktop.ui.single_instance import SHOW_COMMAND, SingleInstance, instance_name, send
+from nexus_desktop.ui.single_instance import SHOW_COMMAND, SingleInstance
 from nexus_desktop.ui.tray import Tray
 
 log = logging.getLogger(__name__)
@@ -44,6 +49,8 @@ CHAT_TITLE = "Chat - Nexus Desktop"
 DASHBOARD_THOUGHTS = 200
 # How long Quit waits for the model thread (finishing its slice and saving) to end.
 QUIT_TIMEOUT_MS = 5000
+# How long a starting app waits for a command that works on the memory to end.
+DATA_LOCK_WAIT_S = 60.0
 
 
 class DesktopApp(QObject):
@@ -69,6 +76,8 @@ class DesktopApp(QObject):
         self._model_problem: str | None = None
         self._last_status: dict[str, Any] | None = None
         self._quitting = False
+        self.remote = RemoteControl(self.host, instance, paths, settings,
+                                    self.replace_memory_for_caller)
         self.tray_available = Tray.is_available() if tray_available is None else tray_available
         self._connect()
 
@@ -120,6 +129,7 @@ class DesktopApp(QObject):
         for window in (self.chat, self.dashboard, self.settings_dialog):
             if window is not None:
                 window.hide()
+        self.remote.close()
         if not self.host.shutdown(QUIT_TIMEOUT_MS):
             log.warning("a worker thread did not end within %d ms", QUIT_TIMEOUT_MS)
         self.instance.close()
@@ -230,6 +240,10 @@ class DesktopApp(QObject):
         if started.recovery:
             self.chat.show_note(started.recovery)
             self.show_chat()
+        problem = self.remote.start_api()
+        if problem:
+            log.warning("%s", problem)
+            self.tray.show_message("The HTTP API is not available", problem)
 
     @Slot(str)
     def _model_failed(self, why: str) -> None:
@@ -272,6 +286,7 @@ class DesktopApp(QObject):
     def _replace_memory(self, replace: Any, done_word: str) -> None:
         """Close the engine, replace the memory, then start again on the new memory."""
         self.tray.set_state("paused", "closing the memory")
+        self.remote.close()
         self.host.shutdown(QUIT_TIMEOUT_MS)
         try:
             kept = replace()
@@ -287,6 +302,18 @@ class DesktopApp(QObject):
         box.finished.connect(self._restart)
         box.open()
         self._restart_box = box
+
+    def replace_memory_for_caller(self, replace: Callable[[], str]) -> str:
+        """The same for `nexus-desktop import`: close the memory, replace it and start
+        again, and tell the caller what happened (or raise why nothing changed)."""
+        self.tray.set_state("paused", "closing the memory")
+        self.remote.close()
+        self.host.shutdown(QUIT_TIMEOUT_MS)
+        try:
+            return replace()
+        finally:
+            # After the caller's answer is written: a restart closes the channel.
+            QTimer.singleShot(0, self._restart)
 
     def _problem(self, title: str, exc: Exception) -> None:
         box = QMessageBox(QMessageBox.Icon.Warning, f"Nexus Desktop: {title}", str(exc))
@@ -347,8 +374,29 @@ def run_app(paths: AppPaths, settings: Settings, *, supervised: bool) -> int:
             return 1
         log.info("Nexus Desktop is already running; its chat window was brought forward")
         return 0
+    try:
+        lock = _wait_for_data_lock(paths)
+    except DataInUseError as exc:
+        log.error("%s", exc)
+        QMessageBox.warning(None, "Nexus Desktop cannot start", str(exc))
+        instance.close()
+        return EXIT_DO_NOT_RESTART
     app = DesktopApp(paths, settings, instance, supervised=supervised)
+    app.finished.connect(lock.release)
     app.finished.connect(qt_app.exit)
     app.start()
     return qt_app.exec()
 
+
+def _wait_for_data_lock(paths: AppPaths) -> DataLock:
+    """The data lock for the app's life. A command working on the memory without the app
+    (`nexus-desktop ask` just before the app was started, say) ends soon: wait for it."""
+    deadline = time.monotonic() + DATA_LOCK_WAIT_S
+    while True:
+        try:
+            return DataLock.acquire(paths, "the Nexus Desktop app")
+        except DataInUseError:
+            if time.monotonic() > deadline:
+                raise
+            log.info("the memory is in use by a command; waiting for it to end")
+            time.sleep(0.5)

@@ -225,8 +225,9 @@ class EngineHost(QObject):
 
     # -- chat ---------------------------------------------------------------------------
 
-    def send(self, text: str, context: str = "full") -> int:
-        """Send a message; returns the turn's id for the reply signals."""
+    def send(self, text: str, context: str = "full", use_skills: bool = True) -> int:
+        """Send a message; returns the turn's id for the reply signals. ``use_skills``
+        False always asks the model (`ask --fresh`)."""
         turn_id = self._new_id()
         cancel = CancelToken()
         self._turns[turn_id] = cancel
@@ -238,7 +239,8 @@ class EngineHost(QObject):
         def committed(message: Message) -> None:
             self.message_committed.emit(turn_id, message)
             self._reply(turn_id, message.id, cancel,
-                        lambda engine: engine.reply_to(message, cancel, context))
+                        lambda engine: engine.reply_to(message, cancel, context,
+                                                       use_skills=use_skills))
 
         def refused(exc: Exception) -> None:
             self._turns.pop(turn_id, None)
