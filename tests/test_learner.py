@@ -237,6 +237,33 @@ def test_a_check_that_cannot_end_by_the_quit_deadline_keeps_nothing_unchecked(
     assert learner.finish() is True and learner.metrics.adapter_version == 1
 
 
+def test_at_quit_the_check_starts_no_item_that_cannot_end_by_the_deadline(
+        learner: Learner, db: Database) -> None:
+    tell(db, *STATEMENTS)
+    drain(learner, 4)
+    list(learner.end_round())  # the reference and a first version: items were timed
+    assert learner.canary.item_seconds > 0
+    tell(db, "My brother's name is Piotr.")
+    drain(learner, 4)
+    assert learner.round_open
+    scored: list[int] = []
+    original = learner.canary.score
+
+    def counted(model, may_continue, chunk=None):  # type: ignore[no-untyped-def]
+        scored.append(chunk or learner.canary.chunk)
+        return original(model, may_continue, chunk)
+    learner.canary.score = counted  # type: ignore[method-assign]
+    # Less time left than one item takes: nothing is begun, and Quit is not held up.
+    learner.canary.item_seconds = 60.0
+    started = time.monotonic()
+    assert learner.finish(deadline=time.monotonic() + 30.0) is False
+    assert time.monotonic() - started < 10.0 and scored == [1]
+    # With time enough, one item at a time, the round is checked and saved.
+    learner.canary.item_seconds = 0.0
+    assert learner.finish(deadline=time.monotonic() + 600.0) is True
+    assert learner.metrics.adapter_version == 2 and scored == [1, 1]
+
+
 def test_damaged_newest_version_falls_back_to_the_one_before(
         db: Database, learner: Learner, learn_settings: Settings, paths: AppPaths) -> None:
     tell(db, *STATEMENTS)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,22 +28,28 @@ class CanaryScorer:
         self.encoded = [encoder.encode(i, item.prompt, item.answer)
                         for i, item in enumerate(items)]
         self.chunk = chunk
+        # How long the last scored item took: whether another fits before a deadline.
+        self.item_seconds = 0.0
         self.fingerprint = hashlib.sha256(json.dumps(
             [[item.prompt, item.answer] for item in items]).encode()).hexdigest()
 
-    def score(self, model: torch.nn.Module, may_continue: Callable[[], bool]
-              ) -> Iterator[None]:
+    def score(self, model: torch.nn.Module, may_continue: Callable[[], bool],
+              chunk: int | None = None) -> Iterator[None]:
         """Yields between chunks (a place to stop); ``self.last`` holds the result, or
-        None when stopped before the end."""
+        None when stopped before the end. ``chunk`` overrides the chunk size: one item
+        at a time stops soonest (at quit, against a deadline)."""
         self.last: float | None = None
+        size = chunk or self.chunk
         losses: list[float] = []
-        for start in range(0, len(self.encoded), self.chunk):
+        for start in range(0, len(self.encoded), size):
             if not may_continue():
                 return
-            batch = self.encoder.collate(self.encoded[start:start + self.chunk],
-                                         _device_of(model))
+            started = time.monotonic()
+            items = self.encoded[start:start + size]
+            batch = self.encoder.collate(items, _device_of(model))
             with torch.no_grad():
                 losses.extend(per_example_loss(answer_logits(model, batch)).tolist())
+            self.item_seconds = (time.monotonic() - started) / len(items)
             yield
         self.last = sum(losses) / len(losses)
 

@@ -170,15 +170,17 @@ class Learner:
         """Learned since the last checkpoint, not yet checked and saved."""
         return self._round_dirty
 
-    def end_round(self, may_continue: Callable[[], bool] = always) -> Iterator[LearningMetrics]:
-        """Score the canary; commit the round as a new version or roll it back."""
+    def end_round(self, may_continue: Callable[[], bool] = always,
+                  chunk: int | None = None) -> Iterator[LearningMetrics]:
+        """Score the canary (``chunk`` items at a time; the scorer's own size by default);
+        commit the round as a new version or roll it back."""
         if not self._round_dirty:
             return
         self._flush_step()
-        reference = yield from self._canary_reference(may_continue)
+        reference = yield from self._canary_reference(may_continue, chunk)
         if reference is None:
             return
-        for _ in self.canary.score(self.chat_model.model, may_continue):
+        for _ in self.canary.score(self.chat_model.model, may_continue, chunk):
             yield self.metrics
         score = self.canary.last
         if score is None:
@@ -200,9 +202,17 @@ class Learner:
         """At exit: close the open round (checked and saved, or rolled back). With a
         ``deadline`` (time.monotonic), a check that cannot end by then is given up: the
         round's learning since the last version is not kept. False in that case."""
-        may_continue = always if deadline is None else (lambda: time.monotonic() < deadline)
-        for _ in self.end_round(may_continue):
-            pass
+        if deadline is None:
+            for _ in self.end_round():
+                pass
+        else:
+            # One item at a time, each begun only if it can end by the deadline (as long
+            # as the last one took): a check that cannot fit gives up at once instead of
+            # holding Quit up for a whole chunk, which takes seconds on a busy CPU.
+            def may_continue() -> bool:
+                return time.monotonic() + self.canary.item_seconds < deadline
+            for _ in self.end_round(may_continue, chunk=1):
+                pass
         if self._round_dirty:
             # As after a rollback: what this round learned is gone with its weights.
             self.examples.measure_again(self._round_ids)
@@ -334,14 +344,14 @@ class Learner:
 
     # -- the canary guard ---------------------------------------------------------------
 
-    def _canary_reference(self, may_continue: Callable[[], bool]
+    def _canary_reference(self, may_continue: Callable[[], bool], chunk: int | None
                           ) -> Iterator[LearningMetrics]:
         if self.metrics.canary_reference is None:
             self.metrics.canary_reference = read_reference(
                 self.root, self.canary.fingerprint, self.chat_model.info.name)
         if self.metrics.canary_reference is None:
             with self.adapter.base_model():
-                for _ in self.canary.score(self.chat_model.model, may_continue):
+                for _ in self.canary.score(self.chat_model.model, may_continue, chunk):
                     yield self.metrics
             if self.canary.last is None:
                 return None
