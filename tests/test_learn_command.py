@@ -145,7 +145,7 @@ def test_a_round_the_guard_undoes_is_learned_again_within_the_seconds(
         # The first check meets a reference no round can meet, the second an easy one.
         references = iter([1e-6, 1e9])
 
-        def reference(may_continue):  # type: ignore[no-untyped-def]
+        def reference(may_continue, chunk):  # type: ignore[no-untyped-def]
             learner.metrics.canary_reference = next(references)
             return learner.metrics.canary_reference
             yield  # a generator, as the real one

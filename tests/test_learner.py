@@ -36,6 +36,8 @@ def learn_settings(tiny_settings: Settings) -> Settings:
     tiny_settings.set("learning.learning_rate", 0.01)
     tiny_settings.set("learning.batch_size", 2)
     tiny_settings.set("learning.surprise_threshold", 0.0)
+    # Rounds end where a test ends them, never on the clock of a busy machine.
+    tiny_settings.set("learning.checkpoint_minutes", 1440.0)
     return tiny_settings
 
 

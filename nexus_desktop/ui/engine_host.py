@@ -98,6 +98,10 @@ class _ModelLoop(QObject):
             if not host.stopping.is_set():
                 host.daemon.run()
         finally:
+            if host.stopping.is_set():
+                # The store thread may be reading (the status, a history page) with the
+                # database's connections: they are closed only once it has ended.
+                host.store_ended.wait((LATE_STOP_MS + host.stop_timeout_ms) / 1000)
             try:
                 host.engine.close(host.close_deadline)
             except NexusError:
@@ -156,6 +160,9 @@ class EngineHost(QObject):
         self.daemon: Daemon | None = None
         self.opened_event = threading.Event()
         self.stopping = threading.Event()
+        # Set by ``shutdown`` once the store thread has ended (or was given up on).
+        self.store_ended = threading.Event()
+        self.stop_timeout_ms = 5000
         # Set by ``shutdown``: the open learning round's check must end by then.
         self.close_deadline: float | None = None
         self._turns: dict[int, CancelToken] = {}
@@ -201,6 +208,7 @@ class EngineHost(QObject):
         # The check of the open learning round gets what is left of the time after
         # the slice in progress; the second kept back is for closing everything else.
         self.close_deadline = time.monotonic() + max(timeout_ms / 1000 - 1.0, 0.5)
+        self.stop_timeout_ms = timeout_ms
         self.stopping.set()
         self._status_timer.stop()
         for cancel in self._turns.values():
@@ -208,9 +216,14 @@ class EngineHost(QObject):
         if self.daemon is not None:
             self.daemon.stop(timeout=0)
         ended = True
-        # The store thread first: the model thread closes the database as it ends.
+        # The store thread first: the model thread closes the database as it ends, and
+        # waits for this before it does.
         if self._store_thread is not None:
             ended = stop_worker(self._store_thread, timeout_ms)
+            if not ended:
+                log.warning("the store thread is still busy after %d ms; waiting", timeout_ms)
+                ended = stop_worker(self._store_thread, LATE_STOP_MS)
+        self.store_ended.set()
         if self._model_thread is not None:
             model_ended = stop_worker(self._model_thread, timeout_ms)
             if not model_ended:
