@@ -1,12 +1,12 @@
 """`nexus-desktop --self-test`: does this installation work, end to end?
 
 It loads the bundled model, answers one message, reads the conversation back from the
-database, finds the message again by keywords and meaning, and takes one learning step,
-as the app does them. Everything happens in a temporary folder standing in for the
-user's folders (data, settings, caches, logs), so the user's own memory is never read
-or changed; the folder is removed at the end. The installer's build runs it on the
-frozen app, where a missing file or package metadata shows up here rather than at a
-user's first start.
+database, finds the message again by keywords and meaning, takes one learning step, as
+the app does them, and builds the desktop app's windows without showing them. Everything
+happens in a temporary folder standing in for the user's folders (data, settings,
+caches, logs), so the user's own memory is never read or changed; the folder is removed
+at the end. The installer's build runs it on the frozen app, where a missing file or
+package metadata shows up here rather than at a user's first start.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class SelfTest:
     def checks(self) -> list[tuple[str, Callable[[], str]]]:
         return [("model", self.check_model), ("generate", self.check_generate),
                 ("database", self.check_database), ("retrieval", self.check_retrieval),
-                ("learning", self.check_learning)]
+                ("learning", self.check_learning), ("desktop", self.check_desktop)]
 
     def run(self, out: TextIO) -> list[CheckResult]:
         results = []
@@ -192,6 +192,11 @@ class SelfTest:
             raise SelfTestError("the learning step left the adapter unchanged")
         return (f"{learner.metrics.steps} step after measuring "
                 f"{learner.metrics.examples_learned} examples, loss {loss:.2f}")
+
+    def check_desktop(self) -> str:
+        from nexus_desktop.ui.self_check import check_desktop
+
+        return check_desktop(self.paths)
 
     def _engine_with_model(self) -> Engine:
         if self.engine is None or self.engine.loaded_model is None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 from pathlib import PurePath
 
-# Qt modules Nexus Desktop does not use (it needs QtCore, QtGui, QtWidgets, QtNetwork;
-# pyqtgraph only tries QtSvg, QtOpenGLWidgets and QtTest and works without them). Qt's
-# own Svg library stays: the icon and image plugins use it.
+# Qt modules Nexus Desktop does not use. It needs QtCore, QtGui, QtWidgets, QtNetwork,
+# and QtOpenGL with QtOpenGLWidgets, which pyqtgraph's plots import (without them the
+# frozen app failed to start); pyqtgraph only tries QtSvg and QtTest and works without
+# them. Qt's own Svg library stays: the icon and image plugins use it.
 UNUSED_QT = ["Qt3DAnimation", "Qt3DCore", "Qt3DExtras", "Qt3DInput", "Qt3DLogic", "Qt3DRender",
              "QtBluetooth", "QtCharts", "QtConcurrent", "QtDataVisualization", "QtDesigner",
              "QtGraphs", "QtHelp", "QtHttpServer", "QtLocation", "QtMultimedia",
-             "QtMultimediaWidgets", "QtNfc", "QtOpenGL", "QtOpenGLWidgets", "QtPdf",
+             "QtMultimediaWidgets", "QtNfc", "QtPdf",
              "QtPdfWidgets", "QtPositioning", "QtPrintSupport", "QtQml", "QtQuick", "QtQuick3D",
              "QtQuickControls2", "QtQuickTest", "QtQuickWidgets", "QtRemoteObjects", "QtScxml",
              "QtSensors", "QtSerialBus", "QtSerialPort", "QtSpatialAudio", "QtSql",

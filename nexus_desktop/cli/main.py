@@ -115,6 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return answered
             if args.command == "control":
                 return remote.control_without_app(sys.stderr)
+        elif args.command == "api" and remote.app_is_running(paths):
+            print("The desktop app is running, and it serves the HTTP API itself when "
+                  "api.enabled is on (from its next start); `nexus-desktop api url` prints "
+                  "the address.", file=sys.stderr)
+            return EXIT_ERROR
         from nexus_desktop.data_lock import DataLock
 
         with DataLock.acquire(paths, f"`nexus-desktop {' '.join(args.argv[:2])}`"):

@@ -73,6 +73,16 @@ def forward(args: argparse.Namespace, paths: AppPaths, out: TextIO, err: TextIO)
             return EXIT_ERROR
 
 
+def app_is_running(paths: AppPaths) -> bool:
+    from nexus_desktop.api.local_channel import AppConnection, instance_name
+
+    connection = AppConnection.connect(instance_name(paths), CONNECT_MS)
+    if connection is None:
+        return False
+    connection.close()
+    return True
+
+
 def _answer(final: dict[str, Any], err: TextIO) -> bool:
     """True if the app did it; otherwise say why."""
     if final.get("ok"):
