@@ -65,6 +65,15 @@ def turn_payload(result: TurnResult, notices: list[str]) -> dict[str, Any]:
     return {**result.as_json(), "notices": notices}
 
 
+def final_result(stream: Iterator[dict[str, Any]]) -> dict[str, Any]:
+    """The turn's result from its stream of lines (which ends with it, or raises)."""
+    result: dict[str, Any] | None = None
+    for line in stream:
+        result = line.get("result", result)
+    assert result is not None
+    return result
+
+
 class EngineBackend:
     """The API on a running engine and daemon (the daemon's loop must be running)."""
 
@@ -96,11 +105,7 @@ class EngineBackend:
         return self._on_store_thread(act)
 
     def interact(self, prompt: str, context: str = "full") -> dict[str, Any]:
-        result: dict[str, Any] | None = None
-        for line in self.interact_stream(prompt, context):
-            result = line.get("result", result)
-        assert result is not None  # the stream ends with its result or raises
-        return result
+        return final_result(self.interact_stream(prompt, context))
 
     def interact_stream(self, prompt: str, context: str = "full") -> Iterator[dict[str, Any]]:
         check_user_text(prompt)

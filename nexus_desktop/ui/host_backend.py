@@ -26,6 +26,7 @@ from nexus_desktop.api.backend import (
     POLL_SECONDS,
     TURN_SECONDS,
     BackendUnavailable,
+    final_result,
     turn_payload,
 )
 from nexus_desktop.engine import TurnResult
@@ -115,11 +116,7 @@ class HostBackend:
         return answer
 
     def interact(self, prompt: str, context: str = "full") -> dict[str, Any]:
-        result: dict[str, Any] | None = None
-        for line in self.interact_stream(prompt, context):
-            result = line.get("result", result)
-        assert result is not None  # the stream ends with its result or raises
-        return result
+        return final_result(self.interact_stream(prompt, context))
 
     def interact_stream(self, prompt: str, context: str = "full", use_skills: bool = True,
                         stop: threading.Event | None = None) -> Iterator[dict[str, Any]]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from nexus_desktop.api.http_server import ApiServer
 from nexus_desktop.api.tokens import api_token
-from nexus_desktop.cli.remote import describe_export, run_on_database
+from nexus_desktop.cli.remote import describe_export, replace_memory, run_on_database
 from nexus_desktop.config import Settings
 from nexus_desktop.errors import InputError
 from nexus_desktop.paths import AppPaths
@@ -122,8 +122,6 @@ class RemoteControl:
 
     def _import(self, request: dict[str, Any]) -> dict[str, Any]:
         """On the GUI thread: closing the memory is the app's own work."""
-        from nexus_desktop.cli.remote import replace_memory
-
         undo = request.get("undo")
         if undo is not None:
             folder = _absolute_path(request, "undo")
