@@ -84,6 +84,10 @@ def serving(paths: AppPaths, settings: Settings) -> Iterator[Api]:
     daemon = Daemon(engine, governor, ResourceMonitor(interval_seconds=0.2), MemoryManager(),
                     CpuBudget(100.0), follow_settings=False)
     daemon.start()
+    # The loop's first look at the desktop sets the mode the status reports.
+    deadline = time.monotonic() + 30
+    while governor.last is None and time.monotonic() < deadline:
+        time.sleep(0.01)
     backend = EngineBackend(engine, daemon)
     server = ApiServer(backend, api_token(paths))
     server.start()
