@@ -146,6 +146,7 @@ class Engine:
                                    self.examples)
         self.learning = LearningControl(settings.get("learning.enabled"))
         self._learner: Learner | None = None
+        self._closed = False
         self.teacher: TeacherWorker | None = None
         # Never set: waited on between checks for the teacher's new examples, so the
         # wait is an interruptible event wait rather than a sleep.
@@ -205,6 +206,8 @@ class Engine:
 
     def load_model(self) -> ChatModel:
         """The chat model, loaded on first use."""
+        if self._closed:
+            raise StoreError("The engine is closed; open a new one.")
         if self._model is None:
             self._model, self.load_report = load_chat_model(
                 self.settings, self.paths, self.status,
@@ -614,6 +617,12 @@ class Engine:
         self.indexer.stop()
         self.compaction.wait()
         self.database.close()
+        # The engine's parts point back at it (callbacks to its methods), so it is only
+        # freed by a full garbage collection, which may be long in coming. Letting go of
+        # the model and the learner here returns their hundreds of MB at close.
+        self._learner = None
+        self._model = None
+        self._closed = True
 
 
 def _unavailable(breaker: CircuitBreaker) -> str:

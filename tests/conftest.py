@@ -3,6 +3,7 @@ and a guard that fails any test leaving threads behind."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import tempfile
@@ -38,6 +39,15 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"
 # transformers shows tqdm bars while loading weights; tqdm's monitor thread would outlive
 # the test that first drew one and trip the leftover-thread guard below.
 tqdm.tqdm.monitor_interval = 0
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Collect a test module's garbage before the next module runs. Models freed only
+    by the cycle collector would otherwise pile up in this one process, and the tests
+    that read its memory (the status's memory level, the check that a model fits the
+    RAM limit) would measure earlier tests' garbage rather than their own work."""
+    if nextitem is None or nextitem.path != item.path:
+        gc.collect()
 
 
 @pytest.fixture(autouse=True)
