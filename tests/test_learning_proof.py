@@ -78,10 +78,10 @@ def test_facts_told_in_conversation_are_answered_from_the_adapter_alone(
     # With five-minute rounds a busy machine split it, and a second round the canary
     # undid made learning run its whole 600 s again.
     settings.set("learning.checkpoint_minutes", 60.0)
-    # Whole steps of 8 examples in every slice. Slices sized to a second made the steps'
-    # micro-batches, and so the order examples are drawn in, depend on the machine's
-    # speed: the same facts took 150 to 260 s of learning here and over 500 s in one CI
-    # run. With whole steps the run is the same on any machine (23 steps, up to date).
+    # Whole steps of 8 examples in a slice. Slices sized to a second make a step's
+    # micro-batches, and so the order examples are drawn in, follow the machine's speed;
+    # with whole steps a busy machine learns the same way, only slower (23 to 27 steps,
+    # 260 to 300 s of learning on this test's facts).
     settings.set("learning.slice_seconds", 60.0)
     nexus("chat", stdin="".join(statement + "\n" for statement, _, _ in FACTS))
 
