@@ -3,12 +3,14 @@ every reply ends recorded with what happened to it."""
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
 
 from nexus_desktop.engine import Engine, Notice, Piece, TurnResult
-from nexus_desktop.errors import InputError, StorageFullError
+from nexus_desktop.errors import InputError, StorageFullError, StoreError
 from nexus_desktop.llm.generation import CancelToken
 from nexus_desktop.memory.session import MAX_MESSAGE_CHARS, PersistentSession
 from nexus_desktop.store.messages import Message
@@ -175,3 +177,21 @@ def test_the_session_is_the_same_one_after_reopening(paths, tiny_settings):
     assert second.session.history(1)[0].role == "assistant"
     assert second.database.connection().execute("SELECT count(*) FROM sessions").get == 1
     second.close()
+
+
+def test_close_frees_the_model_and_the_learner_at_once(paths, tiny_settings):
+    # The engine's parts call back into it, so the engine itself waits for the cycle
+    # collector; what it holds must not. The collector is off here to see that.
+    engine = Engine(paths, tiny_settings)
+    engine.open(background_indexing=False)
+    result_of(engine.turn("Hello there"))
+    model = weakref.ref(engine.load_model().model)
+    learner = weakref.ref(engine.learner())
+    gc.disable()
+    try:
+        engine.close()
+        assert model() is None and learner() is None
+    finally:
+        gc.enable()
+    with pytest.raises(StoreError, match="closed"):
+        engine.load_model()
