@@ -80,8 +80,8 @@ def test_facts_told_in_conversation_are_answered_from_the_adapter_alone(
     settings.set("learning.checkpoint_minutes", 60.0)
     # Whole steps of 8 examples in a slice. Slices sized to a second make a step's
     # micro-batches, and so the order examples are drawn in, follow the machine's speed;
-    # with whole steps a busy machine learns the same way, only slower (23 to 27 steps,
-    # 260 to 300 s of learning on this test's facts).
+    # whole steps depend on it less (23 to 27 steps, 260 to 300 s of learning on this
+    # test's facts).
     settings.set("learning.slice_seconds", 60.0)
     nexus("chat", stdin="".join(statement + "\n" for statement, _, _ in FACTS))
 
